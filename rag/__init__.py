@@ -1,0 +1,3 @@
+"""rag-news: answers questions about news articles with verified, verbatim quoted citations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Answer composers: extractive (offline default) and LLM."""

@@ -1,0 +1,131 @@
+"""Article -> chunks of whole sentences, with exact character offsets into the article text.
+
+Chunks are packed from sentences up to `max_tokens` tiktoken tokens, break at paragraph ends
+when the next paragraph would not fit, and repeat up to `overlap_tokens` of trailing sentences
+when a paragraph has to be cut. `fits` lets the embedder veto a chunk over its own input limit.
+A sentence too long for any chunk is cut at word boundaries. Chunk text is always a slice of
+the article text, never decoded tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.ids import chunk_id
+from rag.sentences import split_paragraphs, split_sentences, word_spans
+from rag.types import Article, Chunk
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    paragraph: int
+    tokens: int
+    limit_tokens: int
+
+
+def chunk_article(
+    article: Article,
+    count_tokens: TokenCounter,
+    max_tokens: int = 160,
+    overlap_tokens: int = 32,
+    limit_tokens: TokenCounter | None = None,
+    limit: int | None = None,
+    article_hash: str | None = None,
+) -> list[Chunk]:
+    """Chunks of `article`. `limit_tokens`/`limit` is the embedder's own counter and window."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+    if not 0 <= overlap_tokens < max_tokens:
+        raise ValueError(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
+    # Special tokens ([CLS], [SEP]) and the joins between sentences take a few of the window.
+    window = (limit - 8) if limit else None
+    pieces = _pieces(article.text, count_tokens, max_tokens, limit_tokens, window)
+    spans = _pack(pieces, max_tokens, overlap_tokens, window)
+    digest = article_hash or article.content_hash
+    return [
+        Chunk(id=chunk_id(article.id, digest, i), article_id=article.id, index=i,
+              start=s, end=e, text=article.text[s:e])
+        for i, (s, e) in enumerate(spans)
+    ]
+
+
+def _pieces(text, count_tokens, max_tokens, limit_tokens, window) -> list[_Piece]:  # type: ignore[no-untyped-def]
+    spans: list[tuple[int, int, int]] = []
+    for p, (ps, pe) in enumerate(split_paragraphs(text)):
+        for s, e in split_sentences(text[ps:pe], offset=ps):
+            spans.append((s, e, p))
+    texts = [text[s:e] for s, e, _ in spans]
+    tokens = count_tokens(texts)
+    limits = limit_tokens(texts) if limit_tokens else [0] * len(texts)
+    pieces: list[_Piece] = []
+    for (s, e, p), t, lt in zip(spans, tokens, limits, strict=True):
+        if t <= max_tokens and (window is None or lt <= window):
+            pieces.append(_Piece(s, e, p, t, lt))
+        else:
+            pieces.extend(_split_long(text, s, e, p, count_tokens, limit_tokens, max_tokens, window))
+    return pieces
+
+
+def _split_long(text, start, end, paragraph, count_tokens, limit_tokens, max_tokens, window):  # type: ignore[no-untyped-def]
+    """Cut one over-long sentence into word windows that fit."""
+    words = word_spans(text[start:end], offset=start)
+    word_texts = [text[s:e] for s, e in words]
+    tokens = count_tokens(word_texts)
+    limits = limit_tokens(word_texts) if limit_tokens else [0] * len(words)
+    budget = max_tokens * 0.9  # joins between words can merge or split tokens a little
+    lbudget = window * 0.9 if window else None
+    out, first, t_sum, l_sum = [], 0, 0, 0
+    for i, (t, lt) in enumerate(zip(tokens, limits, strict=True)):
+        if i > first and (t_sum + t > budget or (lbudget and l_sum + lt > lbudget)):
+            out.append(_Piece(words[first][0], words[i - 1][1], paragraph, t_sum, l_sum))
+            first, t_sum, l_sum = i, 0, 0
+        t_sum += t
+        l_sum += lt
+    if words:
+        out.append(_Piece(words[first][0], words[-1][1], paragraph, t_sum, l_sum))
+    return out
+
+
+def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | None) -> list[tuple[int, int]]:
+    chunks: list[tuple[int, int]] = []
+    current: list[_Piece] = []
+
+    def fits(group: list[_Piece]) -> bool:
+        return sum(p.tokens for p in group) <= max_tokens and (
+            window is None or sum(p.limit_tokens for p in group) <= window
+        )
+
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
+        starts_paragraph = not current or current[-1].paragraph != piece.paragraph
+        if current and starts_paragraph:
+            paragraph = [q for q in pieces[i:] if q.paragraph == piece.paragraph]
+            if not fits(current + paragraph) and fits(paragraph):
+                chunks.append((current[0].start, current[-1].end))
+                current = []
+        if current and not fits(current + [piece]):
+            chunks.append((current[0].start, current[-1].end))
+            current = _tail(current, overlap, piece) if not starts_paragraph else []
+        current.append(piece)
+        i += 1
+    if current:
+        chunks.append((current[0].start, current[-1].end))
+    return chunks
+
+
+def _tail(group: list[_Piece], overlap: int, following: _Piece) -> list[_Piece]:
+    """Trailing sentences of the same paragraph, at most `overlap` tokens, to start the next chunk."""
+    tail: list[_Piece] = []
+    total = following.tokens
+    for piece in reversed(group):
+        if piece.paragraph != following.paragraph or total + piece.tokens > overlap + following.tokens:
+            break
+        tail.insert(0, piece)
+        total += piece.tokens
+    return tail

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import click
+
+from rag.cli.common import date_option, get_pipeline, user_errors
+
+
+def _filter_options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("--source", help="Only articles from this source.")(fn)
+    fn = date_option("--until", "Only articles published on or before this date.")(fn)
+    fn = date_option("--since", "Only articles published on or after this date.")(fn)
+    return click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")(fn)
+
+
+@click.command()
+@click.argument("question")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--mode", type=click.Choice(["auto", "extractive"]), default="auto", show_default=True,
+              help="How answers are written (auto: extractive unless an LLM is configured).")
+def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
+        as_json: bool, mode: str) -> None:
+    """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
+
+    \b
+    Example:
+      rag ask "What did Belarus offer Astrakhan?" --since 2025-01-01
+    """
+    from rag.pipeline import Filters
+
+    if not question.strip():
+        raise click.BadParameter("the question is empty", param_hint="QUESTION")
+    pipeline = get_pipeline()
+    with user_errors():
+        answer = pipeline.ask(question, top_k, Filters(since, until, source))
+    if as_json:
+        click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("\nSources:")
+    for c in answer.citations:
+        date = f", {c.published_at}" if c.published_at else ""
+        click.echo(f"  [{c.n}] {c.title}{date}")
+        click.echo(f"      “{c.quote}” (chars {c.start}-{c.end} of {c.article_id})")
+
+
+@click.command()
+@click.argument("query")
+@_filter_options
+def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None) -> None:
+    """Show the chunks retrieved for QUERY, best first, with their scores."""
+    from rag.pipeline import Filters
+
+    pipeline = get_pipeline()
+    with user_errors():
+        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source))
+    for rank, c in enumerate(chunks, start=1):
+        preview = " ".join(c.text.split())[:160]
+        click.echo(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from rag.cli.common import get_pipeline, is_terminal, user_errors
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Questions, JSONL (see evals/README.md).")
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Files or folders to ingest into a fresh store; repeatable.")
+@click.option("--mode", type=click.Choice(["extractive"]), default="extractive", show_default=True)
+@click.option("--top-k", type=click.IntRange(1, 50), help="Chunks the answer draws on.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval"),
+              show_default=True, help="Where metrics.json and answers.jsonl go.")
+@click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
+@click.pass_context
+def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: str,
+               top_k: int | None, out: Path, floors: Path | None) -> None:
+    """Measure retrieval, answers, citations and refusals on a dataset.
+
+    \b
+    Example:
+      rag eval --dataset evals/datasets/seed.jsonl --corpus seeds --corpus evals/corpus
+      rag eval compare out/before/metrics.json out/after/metrics.json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if dataset is None or not corpus:
+        raise click.UsageError("--dataset and at least one --corpus are required")
+    from rag.evals.runner import check_floors, run_eval, write_results
+
+    settings = get_pipeline().settings
+    with user_errors():
+        run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress))
+    for error in run.corpus_errors + run.dataset.errors:
+        click.echo(f"error: {error}", err=True)
+    write_results(run, out)
+    _print_table({"metric": run.metrics})
+    click.echo(f"wrote {out / 'metrics.json'} and {out / 'answers.jsonl'}")
+    problems = [f"{len(run.dataset.errors)} dataset error(s)"] if run.dataset.errors else []
+    if floors:
+        problems += check_floors(run.metrics, json.loads(floors.read_text(encoding="utf-8")))
+    for problem in problems:
+        click.echo(f"FAIL: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+
+
+@eval_group.command("compare")
+@click.argument("before", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("after", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def compare(before: Path, after: Path) -> None:
+    """Print two metrics.json files side by side with deltas (+ better, - worse)."""
+    a = json.loads(before.read_text(encoding="utf-8"))
+    b = json.loads(after.read_text(encoding="utf-8"))
+    _print_table({str(before): a, str(after): b}, deltas=True)
+
+
+def _run_with_progress(run):  # type: ignore[no-untyped-def]
+    if not is_terminal():
+        return run(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), transient=True) as bar:
+        task = bar.add_task("eval", total=None)
+        return run(lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    from rag.evals.metrics import LOWER_IS_BETTER, METRIC_KEYS
+
+    table = Table(show_edge=False)
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name if len(columns) > 1 else "value", justify="right")
+    if deltas:
+        table.add_column("delta", justify="right")
+    keys = list(METRIC_KEYS) + sorted({k for c in columns.values() for k in c} - set(METRIC_KEYS))
+    for key in keys:
+        values = [c.get(key) for c in columns.values()]
+        row = [key] + ["null" if v is None else f"{v:g}" for v in values]
+        if deltas:
+            row.append(_delta(key, values[0], values[-1]))
+        table.add_row(*row)
+    Console(width=120).print(table)
+
+
+def _delta(key: str, before, after) -> str:  # type: ignore[no-untyped-def]
+    if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
+        return ""
+    diff = after - before
+    if diff == 0:
+        return "="
+    better = (diff < 0) if key in LOWER_IS_BETTER else (diff > 0)
+    return f"{diff:+.4g} {'better' if better else 'worse'}"

