@@ -2,7 +2,8 @@
 
 Chunks are packed from sentences up to `max_tokens` tiktoken tokens, break at paragraph ends
 when the next paragraph would not fit, and repeat up to `overlap_tokens` of trailing sentences
-when a paragraph has to be cut. `fits` lets the embedder veto a chunk over its own input limit.
+when a paragraph has to be cut. A chunk that has reached `min_tokens` ends at the next
+paragraph end, so a chunk is about one topic (news paragraphs are each about one thing). `fits` lets the embedder veto a chunk over its own input limit.
 A sentence too long for any chunk is cut at word boundaries. Chunk text is always a slice of
 the article text, never decoded tokens.
 """
@@ -36,8 +37,11 @@ def chunk_article(
     limit_tokens: TokenCounter | None = None,
     limit: int | None = None,
     article_hash: str | None = None,
+    min_tokens: int | None = None,
 ) -> list[Chunk]:
     """Chunks of `article`. `limit_tokens`/`limit` is the embedder's own counter and window."""
+    if min_tokens is None:
+        min_tokens = max_tokens + 1  # never break early: pack paragraphs up to max_tokens
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:
@@ -45,7 +49,7 @@ def chunk_article(
     # Special tokens ([CLS], [SEP]) and the joins between sentences take a few of the window.
     window = (limit - 8) if limit else None
     pieces = _pieces(article.text, count_tokens, max_tokens, limit_tokens, window)
-    spans = _pack(pieces, max_tokens, overlap_tokens, window)
+    spans = _pack(pieces, max_tokens, overlap_tokens, window, min_tokens)
     digest = article_hash or article.content_hash
     return [
         Chunk(id=chunk_id(article.id, digest, i), article_id=article.id, index=i,
@@ -91,7 +95,8 @@ def _split_long(text, start, end, paragraph, count_tokens, limit_tokens, max_tok
     return out
 
 
-def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | None) -> list[tuple[int, int]]:
+def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | None,
+          min_tokens: int) -> list[tuple[int, int]]:
     chunks: list[tuple[int, int]] = []
     current: list[_Piece] = []
 
@@ -106,7 +111,8 @@ def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | Non
         starts_paragraph = not current or current[-1].paragraph != piece.paragraph
         if current and starts_paragraph:
             paragraph = [q for q in pieces[i:] if q.paragraph == piece.paragraph]
-            if not fits(current + paragraph) and fits(paragraph):
+            filled = sum(p.tokens for p in current) >= min_tokens
+            if filled or (not fits(current + paragraph) and fits(paragraph)):
                 chunks.append((current[0].start, current[-1].end))
                 current = []
         if current and not fits(current + [piece]):

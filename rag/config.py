@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     encoding: str = "cl100k_base"
     chunk_tokens: int = Field(160, ge=16, le=2048)
     chunk_overlap: int = Field(32, ge=0, le=512)
+    chunk_min_tokens: int = Field(160, ge=1, le=2048, description="End a chunk at the next paragraph end past this.")
 
     embedder: str = Field("local", pattern="^(local|openai)$")
     openai_embedding_model: str = "text-embedding-3-small"

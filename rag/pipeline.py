@@ -71,7 +71,8 @@ class Pipeline:
     @cached_property
     def store(self) -> ChunkStore:
         s = self.settings
-        stem = collection_stem(s.collection_prefix, self.embedder.name, s.encoding, s.chunk_tokens, s.chunk_overlap)
+        stem = collection_stem(s.collection_prefix, self.embedder.name, s.encoding, s.chunk_tokens,
+                               s.chunk_overlap, s.chunk_min_tokens)
         return ChunkStore(lambda: open_client(s.data_dir, s.chroma_url), stem)
 
     @cached_property
@@ -85,6 +86,7 @@ class Pipeline:
         return chunk_article(
             article, self._count_tokens, self.settings.chunk_tokens, self.settings.chunk_overlap,
             self.embedder.count_tokens, self.embedder.max_tokens, digest,
+            self.settings.chunk_min_tokens,
         )
 
     # --- ingestion ------------------------------------------------------------------------

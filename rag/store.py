@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int) -> str:
-    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|v1"
+def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int,
+                    min_tokens: int) -> str:
+    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v1"
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 

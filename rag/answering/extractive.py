@@ -3,21 +3,27 @@
 News has structure worth using: a reporter's sentence opens each paragraph and names its topic;
 quotes follow. A sentence is scored by its chunk's dense similarity, the question terms it and
 its paragraph share (weighted by rarity among the retrieved chunks), and a bonus for being a
-paragraph's lead. Answers draw at most one sentence per paragraph, so list questions get the
-breadth of the article rather than three sentences of one paragraph.
+paragraph's lead. An answer draws at most one sentence per paragraph. A question that asks for
+a list ("what did X offer", "which areas") takes every paragraph whose chunk is about as close
+to the question as the best one; any other question takes the best sentence and what scores
+almost as well.
 
-It refuses when what the question asks about is not in what would be quoted: when too little of
-the question's (rarity-weighted) content is covered by the best article's retrieved text, or a
-name in the question does not occur there at all.
+It refuses when what the question asks about is not in what would be quoted:
+- the question asks for a number or a date and no candidate sentence has one it does not
+  already contain (classic answer-type checking);
+- too little of the question's rarity-weighted content occurs in the best article's retrieved
+  text, or a name in the question occurs nowhere in it, unless the dense match is strong
+  (paraphrases share few words but stay close in meaning).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from rag.sentences import split_paragraphs, split_sentences
-from rag.terms import content_terms, named_terms
+from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
 
 _QUOTE_OPENERS = "“\"‘'«„"
@@ -25,15 +31,19 @@ _QUOTE_OPENERS = "“\"‘'«„"
 
 @dataclass(frozen=True)
 class Params:
-    """Tuned on evals/datasets (see docs/decisions.md); change only with `rag eval compare`."""
+    """Tuned on evals/datasets (docs/decisions.md); change only with `rag eval compare`."""
 
     w_sentence: float = 0.35
     w_paragraph: float = 0.15
     w_lead: float = 0.05
-    margin: float = 0.12          # a further sentence must score within this of the best
-    max_sentences: int = 7
-    min_coverage: float = 0.5     # rarity-weighted share of question terms found
-    min_dense: float = 0.15
+    margin: float = 0.05          # non-list: a further sentence must score within this of the best
+    max_sentences: int = 2
+    list_margin: float = 0.1      # list: chunks within this dense distance of the best one
+    list_max_sentences: int = 8
+    min_coverage: float = 0.5     # rarity-weighted share of question terms found ...
+    strong_dense: float = 0.5     # ... unless the dense match is at least this strong
+    min_dense: float = 0.2
+    type_margin: float = 0.05     # a typed (number/date) sentence within this of the best
 
 
 @dataclass(frozen=True)
@@ -53,22 +63,77 @@ class Extract:
     reason: str = ""
 
 
+_NUMBER_Q = re.compile(
+    r"^\s*(how (many|much|long|often|far|old|big|large|high)\b|"
+    r"(what|which) (is|was|were|are) the (value|number|amount|price|cost|size|population|share|"
+    r"percentage|rate|total|volume)\b|what (price|percentage|share|amount)\b)", re.I)
+_DATE_Q = re.compile(r"^\s*(when\b|since when\b|(on )?(what|which) (date|day|year|month)\b)", re.I)
+_LIST_Q = re.compile(
+    r"^\s*(what|which)\b.*\b(offer\w*|propos\w*|discuss\w*|mention\w*|nam(e|ed)|list\w*|suggest\w*|"
+    r"areas|kinds|types|products|goods|things|ways|sectors|fields|measures|steps|topics)\b", re.I)
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred hundreds thousand thousands million millions billion billions dozen dozens percent "
+    "half quarter".split())
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+    "saturday sunday today yesterday tomorrow".split())
+
+
 def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params()) -> Extract:
     q_terms = content_terms(question)
     if not q_terms:
         return Extract([], True, "the question has nothing to look up")
     if not chunks:
         return Extract([], True, "nothing was retrieved")
-    chunk_terms = [content_terms(c.text) for c in chunks]
-    weights = _rarity(q_terms, chunk_terms)
+    weights = _rarity(q_terms, [content_terms(c.text) for c in chunks])
     total = sum(weights.values())
+    ranked = _candidates(chunks, q_terms, weights, total, params)
 
-    candidates: dict[tuple[str, int, int], Candidate] = {}
+    wanted = _answer_type(question)
+    if wanted:
+        asked = {w.lower() for w in words(question)}
+        typed = [c for c in ranked if _has_type(c.text, wanted, asked)]
+        # The typed sentence must also be about the question, not any sentence with a digit.
+        if not typed or typed[0].score < ranked[0].score - params.type_margin:
+            return Extract([], True, f"no {wanted} in the sources")
+        ranked = typed
+    best = ranked[0]
+    top_dense = max(c.score for c in chunks)
+    if top_dense < params.min_dense:
+        return Extract([], True, "nothing retrieved is close to the question")
+    article_text = " ".join(c.text for c in chunks if c.article_id == best.chunk.article_id)
+    article_terms = content_terms(article_text)
+    if top_dense < params.strong_dense:
+        missing = named_terms(question) - article_terms
+        if missing:
+            return Extract([], True, f"the sources do not mention {', '.join(sorted(missing))}")
+        if _coverage(q_terms & article_terms, weights, total) < params.min_coverage:
+            return Extract([], True, "the sources do not say")
+
+    chosen = [best]
+    used = {best.paragraph}
+    is_list = bool(_LIST_Q.search(question)) and not wanted
+    limit = params.list_max_sentences if is_list else params.max_sentences
+    for cand in ranked[1:]:
+        if len(chosen) >= limit:
+            break
+        close = (cand.chunk.score >= top_dense - params.list_margin if is_list
+                 else cand.score >= best.score - params.margin)
+        if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
+            chosen.append(cand)
+            used.add(cand.paragraph)
+    chosen.sort(key=lambda c: c.start)
+    return Extract(chosen, False)
+
+
+def _candidates(chunks, q_terms, weights, total, params) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    found: dict[tuple[str, int, int], Candidate] = {}
     for chunk in chunks:
         for ps, pe in split_paragraphs(chunk.text):
-            para_text = chunk.text[ps:pe]
-            para_cov = _coverage(q_terms & content_terms(para_text), weights, total)
-            for k, (ss, se) in enumerate(split_sentences(para_text, offset=ps)):
+            para_cov = _coverage(q_terms & content_terms(chunk.text[ps:pe]), weights, total)
+            for k, (ss, se) in enumerate(split_sentences(chunk.text[ps:pe], offset=ps)):
                 text = chunk.text[ss:se]
                 lead = k == 0 and (ps > 0 or chunk.index == 0) and text[:1] not in _QUOTE_OPENERS
                 score = (
@@ -78,34 +143,30 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
                     + params.w_lead * lead
                 )
                 key = (chunk.article_id, chunk.start + ss, chunk.start + se)
-                if key not in candidates or candidates[key].score < score:
-                    candidates[key] = Candidate(chunk, key[1], key[2], text,
-                                                (chunk.article_id, chunk.start + ps), score)
-    ranked = sorted(candidates.values(), key=lambda c: (-c.score, c.start))
-    best = ranked[0]
+                if key not in found or found[key].score < score:
+                    found[key] = Candidate(chunk, key[1], key[2], text,
+                                           (chunk.article_id, chunk.start + ps), score)
+    return sorted(found.values(), key=lambda c: (-c.score, c.start))
 
-    article_text = " ".join(c.text for c in chunks if c.article_id == best.chunk.article_id)
-    article_terms = content_terms(article_text)
-    coverage = _coverage(q_terms & article_terms, weights, total)
-    missing_names = named_terms(question) - article_terms
-    if best.chunk.score < params.min_dense:
-        return Extract([], True, "nothing retrieved is close to the question")
-    if missing_names:
-        return Extract([], True, f"the sources do not mention {', '.join(sorted(missing_names))}")
-    if coverage < params.min_coverage:
-        return Extract([], True, "the sources do not say")
 
-    chosen = [best]
-    used = {best.paragraph}
-    for cand in ranked[1:]:
-        if len(chosen) >= params.max_sentences or cand.score < best.score - params.margin:
-            break
-        if cand.paragraph in used or cand.chunk.article_id != best.chunk.article_id:
+def _answer_type(question: str) -> str | None:
+    if _NUMBER_Q.search(question):
+        return "number"
+    if _DATE_Q.search(question):
+        return "date"
+    return None
+
+
+def _has_type(text: str, wanted: str, asked: set[str]) -> bool:
+    for w in words(text):
+        lw = w.lower()
+        if lw in asked:
             continue
-        chosen.append(cand)
-        used.add(cand.paragraph)
-    chosen.sort(key=lambda c: (c.chunk.article_id != best.chunk.article_id, c.start))
-    return Extract(chosen, False)
+        if any(ch.isdigit() for ch in w) or (wanted == "number" and lw in _NUMBER_WORDS):
+            return True
+        if wanted == "date" and lw in _MONTHS:
+            return True
+    return False
 
 
 def _rarity(q_terms: set[str], chunk_terms: list[set[str]]) -> dict[str, float]:

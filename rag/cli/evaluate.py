@@ -95,6 +95,8 @@ def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # typ
 
 
 def _delta(key: str, before, after) -> str:  # type: ignore[no-untyped-def]
+    from rag.evals.metrics import LOWER_IS_BETTER
+
     if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):
         return ""
     diff = after - before

@@ -1,0 +1,38 @@
+# The README's commands. `make demo` and `make test` each install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+QUESTION ?= What did Belarus offer Astrakhan?
+EVAL_CORPUS = --corpus seeds --corpus evals/corpus
+
+.PHONY: install demo test pytest eval-gate eval lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, ingest seeds/, answer the seed question (embedded Chroma, offline).
+demo: install
+	$(BIN)/rag ingest seeds
+	$(BIN)/rag ask "$(QUESTION)"
+
+## Install test needs, run the test suite, then the eval gate.
+test: install pytest eval-gate
+
+pytest: install
+	$(BIN)/python -m pytest
+
+eval-gate: install
+	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json
+	$(BIN)/rag eval --dataset evals/datasets/corpus.jsonl $(EVAL_CORPUS) --out out/eval-corpus --floors evals/floors/corpus.json
+
+lint: install
+	$(BIN)/ruff check rag api tests
+
+clean:
+	rm -rf .rag out

@@ -1,0 +1,103 @@
+"""Shared fixtures: one loaded embedder per session, fresh stores, a real `chroma run` server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.embedding import LocalMiniLM
+from rag.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_ID = "000_c06dfa642b09c354.txt"
+SEED_QUESTION = "What did Belarus offer Astrakhan?"
+
+
+class CountingEmbedder:
+    """The real local model, counting how many texts it was asked to embed."""
+
+    def __init__(self, inner: LocalMiniLM) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.embedded = 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self.inner.embed(texts)
+
+    def count_tokens(self, texts):  # type: ignore[no-untyped-def]
+        return self.inner.count_tokens(texts)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> LocalMiniLM:
+    return LocalMiniLM()
+
+
+@pytest.fixture
+def embedder(minilm: LocalMiniLM) -> CountingEmbedder:
+    return CountingEmbedder(minilm)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real `chroma run` server on loopback, started for this test session."""
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    assert exe, "the `chroma` command (from the chromadb package) is missing: run `make install`"
+    port = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = open(path / "server.log", "wb")
+    proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma run did not start; see {path / 'server.log'}") from None
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh store on each backend: embedded Chroma and a `chroma run` server."""
+    if request.param == "embedded":
+        return Settings(data_dir=tmp_path / "store")
+    url = request.getfixturevalue("chroma_url")
+    # A unique prefix gives each test its own collections on the shared server.
+    return Settings(data_dir=tmp_path / "unused", chroma_url=url,
+                    collection_prefix=f"t{time.monotonic_ns()}")
+
+
+@pytest.fixture
+def pipeline(backend: Settings, embedder: CountingEmbedder) -> Pipeline:
+    return Pipeline(backend, embedder=embedder)
+
+
+@pytest.fixture
+def embedded_pipeline(tmp_path: Path, embedder: CountingEmbedder) -> Pipeline:
+    return Pipeline(Settings(data_dir=tmp_path / "store"), embedder=embedder)

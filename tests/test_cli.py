@@ -1,0 +1,95 @@
+"""The `rag` command as a user runs it: real processes, real files, a fresh store each test."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED_ID, SEED_QUESTION, SEEDS
+
+BLOCK_NETWORK = """
+import socket, sys
+def deny(*args, **kwargs):
+    raise OSError("network blocked by the test")
+socket.socket.connect = deny
+socket.socket.connect_ex = deny
+socket.create_connection = deny
+socket.getaddrinfo = deny
+from rag.cli import cli
+cli(sys.argv[1:], prog_name="rag")
+"""
+
+
+def rag(tmp_path: Path, *args: str, offline: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "store"), "NO_COLOR": "1"}
+    env.pop("RAG_CHROMA_URL", None)
+    if offline:
+        env["TIKTOKEN_CACHE_DIR"] = str(tmp_path / "empty-tiktoken-cache")
+        command = [sys.executable, "-c", BLOCK_NETWORK, *args]
+    else:
+        command = [sys.executable, "-m", "rag", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_ingest_and_ask_with_the_network_blocked(tmp_path):
+    ingest = rag(tmp_path, "ingest", str(SEEDS), offline=True)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "1 added" in ingest.stdout
+    ask = rag(tmp_path, "ask", SEED_QUESTION, "--json", offline=True)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert not answer["refused"] and answer["citations"]
+    assert (tmp_path / "empty-tiktoken-cache").is_dir(), "the BPE file was not installed offline"
+
+
+def test_ask_json_has_the_documented_shape(tmp_path):
+    rag(tmp_path, "ingest", str(SEEDS))
+    result = rag(tmp_path, "ask", SEED_QUESTION, "--json")
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"question", "answer", "refused", "mode", "citations", "retrieved"}
+    text = (SEEDS / SEED_ID).read_text(encoding="utf-8")
+    body = text[text.index("Belarusian"):]
+    for c in answer["citations"]:
+        assert set(c) == {"n", "article_id", "chunk_id", "title", "published_at", "quote", "start", "end"}
+        assert body[c["start"]:c["end"]] == c["quote"]
+    assert all(set(r) == {"chunk_id", "article_id", "score"} for r in answer["retrieved"])
+    human = rag(tmp_path, "ask", SEED_QUESTION)
+    assert "Sources:" in human.stdout and "[1]" in human.stdout and "2025-05-02" in human.stdout
+
+
+def test_bad_file_is_named_others_are_ingested_and_exit_is_1(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.txt").write_text("Rain fell on Minsk on Monday. Streets flooded.", encoding="utf-8")
+    (docs / "bad.json").write_text("{broken", encoding="utf-8")
+    result = rag(tmp_path, "ingest", str(docs))
+    assert result.returncode == 1
+    assert f"error: {docs / 'bad.json'}: malformed JSON" in result.stderr
+    assert "1 added, 0 updated, 0 unchanged, 1 failed" in result.stdout
+    listed = rag(tmp_path, "articles", "list")
+    assert listed.stdout.startswith("good.txt\t")
+
+
+def test_reingest_reports_unchanged_and_delete_works(tmp_path):
+    rag(tmp_path, "ingest", str(SEEDS))
+    again = rag(tmp_path, "ingest", str(SEEDS))
+    assert "0 added, 0 updated, 1 unchanged, 0 failed" in again.stdout
+    assert rag(tmp_path, "articles", "delete", SEED_ID).returncode == 0
+    missing = rag(tmp_path, "articles", "delete", SEED_ID)
+    assert missing.returncode == 1 and "no article with id" in missing.stderr
+    assert rag(tmp_path, "articles", "list").stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ask", "  "), "the question is empty"),
+    (("ask", "x", "--since", "May 2"), "is not a date"),
+    (("ask", "x", "--top-k", "0"), "0 is not in the range"),
+])
+def test_bad_arguments_get_one_clear_line(tmp_path, args, message):
+    result = rag(tmp_path, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
