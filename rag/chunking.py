@@ -3,9 +3,9 @@
 Chunks are packed from sentences up to `max_tokens` tiktoken tokens, break at paragraph ends
 when the next paragraph would not fit, and repeat up to `overlap_tokens` of trailing sentences
 when a paragraph has to be cut. A chunk that has reached `min_tokens` ends at the next
-paragraph end, so a chunk is about one topic (news paragraphs are each about one thing). `fits` lets the embedder veto a chunk over its own input limit.
-A sentence too long for any chunk is cut at word boundaries. Chunk text is always a slice of
-the article text, never decoded tokens.
+paragraph end, so a chunk is about one topic. The embedder's own counter (`limit_tokens`,
+`limit`) vetoes a chunk over the model's input window. A sentence too long for any chunk is
+cut at word boundaries. Chunk text is always a slice of the article text, never decoded tokens.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def chunk_article(
     pieces = _pieces(article.text, count_tokens, max_tokens, limit_tokens, window)
     spans = _pack(pieces, max_tokens, overlap_tokens, window, min_tokens)
     digest = article_hash or article.content_hash
+    paragraph_starts = {s for s, _ in split_paragraphs(article.text)}
     return [
         Chunk(id=chunk_id(article.id, digest, i), article_id=article.id, index=i,
-              start=s, end=e, text=article.text[s:e])
+              start=s, end=e, text=article.text[s:e], starts_paragraph=s in paragraph_starts)
         for i, (s, e) in enumerate(spans)
     ]
 

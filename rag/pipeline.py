@@ -139,7 +139,7 @@ class Pipeline:
         return self.answer_from(question, chunks)
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params)
+        result = extract(question, chunks, self.params, self.store.article_chunks)
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int,
                     min_tokens: int) -> str:
-    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v1"
+    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v2"
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 
@@ -55,7 +55,7 @@ def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-unty
 
 def date_number(iso: str) -> int:
     """A date as seconds since the epoch (UTC midnight), so range filters are numeric."""
-    return int(datetime.combine(date.fromisoformat(iso), datetime.min.time(), timezone.utc).timestamp())
+    return int(datetime.combine(date.fromisoformat(iso), datetime.min.time(), UTC).timestamp())
 
 
 class ChunkStore:
@@ -116,7 +116,7 @@ class ChunkStore:
         base = _article_metadata(article)
         metadatas = [
             {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
-             "content_hash": digest}
+             "content_hash": digest, "para_start": c.starts_paragraph}
             for c in chunks
         ]
         for lo in range(0, len(chunks), self.batch_size):
@@ -156,7 +156,7 @@ class ChunkStore:
                 chunk_id=chunk_id, article_id=meta["article_id"], index=meta["index"],
                 start=meta["start"], end=meta["end"], text=text, title=meta["title"],
                 published_at=meta.get("published_at"), source=meta.get("source"),
-                score=1.0 - float(distance),
+                score=1.0 - float(distance), starts_paragraph=meta.get("para_start", True),
             ))
         return results
 
@@ -165,7 +165,8 @@ class ChunkStore:
         chunks = [
             RetrievedChunk(chunk_id=i, article_id=article_id, index=m["index"], start=m["start"],
                            end=m["end"], text=t, title=m["title"], published_at=m.get("published_at"),
-                           source=m.get("source"), score=0.0)
+                           source=m.get("source"), score=0.0,
+                           starts_paragraph=m.get("para_start", True))
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
         return sorted(chunks, key=lambda c: c.index)

@@ -31,6 +31,7 @@ class Chunk(_Frozen):
     start: int
     end: int
     text: str
+    starts_paragraph: bool = True
 
 
 class ArticleInfo(_Frozen):
@@ -56,6 +57,7 @@ class RetrievedChunk(_Frozen):
     published_at: str | None = None
     source: str | None = None
     score: float
+    starts_paragraph: bool = True
 
 
 class Citation(_Frozen):

@@ -6,7 +6,8 @@ its paragraph share (weighted by rarity among the retrieved chunks), and a bonus
 paragraph's lead. An answer draws at most one sentence per paragraph. A question that asks for
 a list ("what did X offer", "which areas") takes every paragraph whose chunk is about as close
 to the question as the best one; any other question takes the best sentence and what scores
-almost as well.
+almost as well. A list also takes the lead sentences of the paragraphs between its items (see
+_fill_list), since a reporter writes a list as a run of paragraphs.
 
 It refuses when what the question asks about is not in what would be quoted:
 - the question asks for a number or a date and no candidate sentence has one it does not
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.sentences import split_paragraphs, split_sentences
@@ -81,7 +83,12 @@ _MONTHS = frozenset(
     "saturday sunday today yesterday tomorrow".split())
 
 
-def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params()) -> Extract:
+ArticleChunks = Callable[[str], list[RetrievedChunk]]
+
+
+def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params(),
+            article_chunks: ArticleChunks | None = None) -> Extract:
+    """`article_chunks(article_id)` gives all of an article's chunks, for list questions."""
     q_terms = content_terms(question)
     if not q_terms:
         return Extract([], True, "the question has nothing to look up")
@@ -124,8 +131,34 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
         if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
             chosen.append(cand)
             used.add(cand.paragraph)
+    if is_list and len(chosen) > 1 and article_chunks is not None:
+        chosen = _fill_list(chosen, article_chunks(best.chunk.article_id), limit)
     chosen.sort(key=lambda c: c.start)
     return Extract(chosen, False)
+
+
+def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: int) -> list[Candidate]:
+    """News writes a list as a run of paragraphs, each opened by a reporter's sentence naming
+    one item. The paragraphs between two chosen ones belong to the same run, even when their
+    words look nothing like the question's ("the supply of passenger vehicles"), so their lead
+    sentences join the answer, nearest to the chosen ones first."""
+    first, last = min(c.start for c in chosen), max(c.start for c in chosen)
+    used = {c.paragraph for c in chosen}
+    leads: dict[tuple[str, int], Candidate] = {}
+    for chunk in article:
+        for ps, pe in split_paragraphs(chunk.text):
+            key = (chunk.article_id, chunk.start + ps)
+            if (ps == 0 and not chunk.starts_paragraph) or key in used or key in leads:
+                continue
+            spans = split_sentences(chunk.text[ps:pe], offset=ps)
+            if not spans:
+                continue
+            ss, se = spans[0]
+            text = chunk.text[ss:se]
+            if first < chunk.start + ss < last and text[:1] not in _QUOTE_OPENERS:
+                leads[key] = Candidate(chunk, chunk.start + ss, chunk.start + se, text, key, 0.0)
+    room = max(0, limit - len(chosen))
+    return chosen + sorted(leads.values(), key=lambda c: c.start)[:room]
 
 
 def _candidates(chunks, q_terms, weights, total, params) -> list[Candidate]:  # type: ignore[no-untyped-def]
@@ -135,7 +168,7 @@ def _candidates(chunks, q_terms, weights, total, params) -> list[Candidate]:  # 
             para_cov = _coverage(q_terms & content_terms(chunk.text[ps:pe]), weights, total)
             for k, (ss, se) in enumerate(split_sentences(chunk.text[ps:pe], offset=ps)):
                 text = chunk.text[ss:se]
-                lead = k == 0 and (ps > 0 or chunk.index == 0) and text[:1] not in _QUOTE_OPENERS
+                lead = k == 0 and (ps > 0 or chunk.starts_paragraph) and text[:1] not in _QUOTE_OPENERS
                 score = (
                     chunk.score
                     + params.w_sentence * _coverage(q_terms & content_terms(text), weights, total)

@@ -76,7 +76,7 @@ def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # typ
     from rich.console import Console
     from rich.table import Table
 
-    from rag.evals.metrics import LOWER_IS_BETTER, METRIC_KEYS
+    from rag.evals.metrics import METRIC_KEYS
 
     table = Table(show_edge=False)
     table.add_column("metric")

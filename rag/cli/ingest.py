@@ -40,7 +40,13 @@ def ingest(paths: tuple[str, ...]) -> None:
 def ingest_with_progress(pipeline, articles):  # type: ignore[no-untyped-def]
     if len(articles) < 20 or not is_terminal():
         return pipeline.ingest(articles)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True) as bar:

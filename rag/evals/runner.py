@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.evals.dataset import Dataset, load_dataset
-from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, first_hit_rank, fact_recall
+from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
 from rag.loaders import load_paths
 from rag.pipeline import Pipeline
 
