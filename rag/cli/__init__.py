@@ -11,6 +11,7 @@ from rag.cli.articles import articles
 from rag.cli.ask import ask, search
 from rag.cli.evaluate import eval_group
 from rag.cli.ingest import ingest
+from rag.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ cli.add_command(ask)
 cli.add_command(search)
 cli.add_command(articles)
 cli.add_command(eval_group)
+cli.add_command(serve)
 
 
 def main() -> None:
