@@ -118,10 +118,8 @@ class Pipeline:
     def _write_group(self, group, report: IngestReport, progress) -> None:  # type: ignore[no-untyped-def]
         texts = [c.text for _, _, _, chunks in group for c in chunks]
         vectors = self.embedder.embed(texts)
-        at = 0
-        for article, digest, status, chunks in group:
-            self.store.write_article(article, digest, chunks, vectors[at : at + len(chunks)])
-            at += len(chunks)
+        self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group], vectors)
+        for article, _, status, chunks in group:
             report.results.append((article.id, status, f"{len(chunks)} chunks"))
             if progress:
                 progress(1)

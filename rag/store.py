@@ -112,13 +112,19 @@ class ChunkStore:
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 
-    def write_article(self, article: Article, digest: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        base = _article_metadata(article)
-        metadatas = [
-            {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
-             "content_hash": digest, "para_start": c.starts_paragraph}
-            for c in chunks
-        ]
+    def write_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> None:
+        """Write (article, content hash, chunks) items; `vectors` has one row per chunk, in order.
+
+        Three steps for the whole group, in crash-safe order (see the module docstring)."""
+        chunks = [c for _, _, cs in items for c in cs]
+        metadatas = []
+        for article, digest, article_chunks in items:
+            base = _article_metadata(article)
+            metadatas.extend(
+                {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
+                 "content_hash": digest, "para_start": c.starts_paragraph}
+                for c in article_chunks
+            )
         for lo in range(0, len(chunks), self.batch_size):
             hi = lo + self.batch_size
             self.chunks.upsert(
@@ -127,13 +133,23 @@ class ChunkStore:
                 documents=[c.text for c in chunks[lo:hi]],
                 metadatas=metadatas[lo:hi],
             )
-        self.chunks.delete(where={"$and": [{"article_id": article.id}, {"content_hash": {"$ne": digest}}]})
-        self.articles.upsert(
-            ids=[article.id],
-            embeddings=[[1.0]],
-            documents=[article.text],
-            metadatas=[{**base, "content_hash": digest, "n_chunks": len(chunks)}],
-        )
+        article_ids = [article.id for article, _, _ in items]
+        current = {c.id for c in chunks}
+        for batch in _batches(article_ids, self.batch_size):
+            existing = self.chunks.get(where={"article_id": {"$in": batch}}, include=[])["ids"]
+            stale = [i for i in existing if i not in current]
+            if stale:
+                self.chunks.delete(ids=stale)
+        records = [(article, {**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs)})
+                   for article, digest, cs in items]
+        for lo in range(0, len(records), self.batch_size):
+            part = records[lo : lo + self.batch_size]
+            self.articles.upsert(
+                ids=[a.id for a, _ in part],
+                embeddings=[[1.0]] * len(part),
+                documents=[a.text for a, _ in part],
+                metadatas=[m for _, m in part],
+            )
 
     def delete_article(self, article_id: str) -> bool:
         existed = bool(self.articles.get(ids=[article_id], include=[])["ids"])
