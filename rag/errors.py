@@ -20,7 +20,3 @@ class ConfigError(RagError):
 
 class StoreUnavailable(RagError):
     """The vector store cannot be reached."""
-
-
-class NotFound(RagError):
-    """An article id that does not exist."""

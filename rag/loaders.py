@@ -42,20 +42,6 @@ def load_paths(paths: Iterable[str | Path], max_bytes: int) -> Loaded:
     return loaded
 
 
-def load_records(records: Iterable[Any], source: str = "request") -> Loaded:
-    """Article records as JSON values (the API's batch upload)."""
-    loaded = Loaded()
-    seen: dict[str, str] = {}
-    for i, record in enumerate(records):
-        where = f"{source}[{i}]"
-        try:
-            item: Article | LoadError = article_from_record(record, where, fallback_id=None)
-        except LoadError as exc:
-            item = exc
-        _collect(item, where, loaded, seen)
-    return loaded
-
-
 def _collect(item: Article | LoadError, where: str, loaded: Loaded, seen: dict[str, str]) -> None:
     if isinstance(item, LoadError):
         loaded.errors.append(item)

@@ -6,7 +6,6 @@ answering -> citations -> Answer. Everything heavy (model, Chroma client) loads 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,10 +31,6 @@ class IngestReport:
 
     def count(self, status: Status) -> int:
         return sum(1 for _, s, _ in self.results if s == status)
-
-    @property
-    def failed(self) -> bool:
-        return self.count("failed") > 0
 
 
 @dataclass(frozen=True)
@@ -160,9 +155,3 @@ def _clip_question(question: str, embedder: Embedder) -> str:
     while words and embedder.count_tokens([" ".join(words)])[0] > embedder.max_tokens:
         words = words[: int(len(words) * 0.8)]
     return " ".join(words)
-
-
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
-    t0 = time.perf_counter()
-    value = fn()
-    return value, (time.perf_counter() - t0) * 1000

@@ -83,9 +83,6 @@ class ChunkStore:
     def batch_size(self) -> int:
         return int(self.client.get_max_batch_size())
 
-    def ping(self) -> None:
-        self.client.heartbeat()
-
     # --- articles -------------------------------------------------------------------------
 
     def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
@@ -105,9 +102,6 @@ class ChunkStore:
     def list_articles(self, offset: int = 0, limit: int = 100) -> list[ArticleInfo]:
         got = self.articles.get(include=["metadatas"], offset=offset, limit=limit)
         return [_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
-
-    def count_articles(self) -> int:
-        return int(self.articles.count())
 
     def count_chunks(self) -> int:
         return int(self.chunks.count())
