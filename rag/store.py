@@ -111,22 +111,18 @@ class ChunkStore:
 
         Three steps for the whole group, in crash-safe order (see the module docstring)."""
         chunks = [c for _, _, cs in items for c in cs]
-        metadatas = []
+        chunk_metadatas: list[dict[str, Any]] = []
+        article_metadatas: list[dict[str, Any]] = []
         for article, digest, article_chunks in items:
-            base = _article_metadata(article)
-            metadatas.extend(
+            base = {**_article_metadata(article), "content_hash": digest}
+            article_metadatas.append({**base, "n_chunks": len(article_chunks)})
+            chunk_metadatas.extend(
                 {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
-                 "content_hash": digest, "para_start": c.starts_paragraph}
+                 "para_start": c.starts_paragraph}
                 for c in article_chunks
             )
-        for lo in range(0, len(chunks), self.batch_size):
-            hi = lo + self.batch_size
-            self.chunks.upsert(
-                ids=[c.id for c in chunks[lo:hi]],
-                embeddings=vectors[lo:hi],
-                documents=[c.text for c in chunks[lo:hi]],
-                metadatas=metadatas[lo:hi],
-            )
+        self._upsert(self.chunks, [c.id for c in chunks], list(vectors), [c.text for c in chunks],
+                     chunk_metadatas)
         article_ids = [article.id for article, _, _ in items]
         current = {c.id for c in chunks}
         for batch in _batches(article_ids, self.batch_size):
@@ -134,16 +130,14 @@ class ChunkStore:
             stale = [i for i in existing if i not in current]
             if stale:
                 self.chunks.delete(ids=stale)
-        records = [(article, {**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs)})
-                   for article, digest, cs in items]
-        for lo in range(0, len(records), self.batch_size):
-            part = records[lo : lo + self.batch_size]
-            self.articles.upsert(
-                ids=[a.id for a, _ in part],
-                embeddings=[[1.0]] * len(part),
-                documents=[a.text for a, _ in part],
-                metadatas=[m for _, m in part],
-            )
+        self._upsert(self.articles, article_ids, [[1.0]] * len(items), [a.text for a, _, _ in items],
+                     article_metadatas)
+
+    def _upsert(self, collection, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+        for lo in range(0, len(ids), self.batch_size):
+            hi = lo + self.batch_size
+            collection.upsert(ids=ids[lo:hi], embeddings=embeddings[lo:hi], documents=documents[lo:hi],
+                              metadatas=metadatas[lo:hi])
 
     def delete_article(self, article_id: str) -> bool:
         existed = bool(self.articles.get(ids=[article_id], include=[])["ids"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rag.sentences import split_paragraphs, split_sentences
@@ -33,7 +33,7 @@ _QUOTE_OPENERS = "“\"‘'«„"
 
 @dataclass(frozen=True)
 class Params:
-    """Tuned on evals/datasets (docs/decisions.md); change only with `rag eval compare`."""
+    """Tuned on evals/datasets (docs/design.md); change only with `rag eval compare`."""
 
     w_sentence: float = 0.35
     w_paragraph: float = 0.15
@@ -146,17 +146,11 @@ def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: in
     used = {c.paragraph for c in chosen}
     leads: dict[tuple[str, int], Candidate] = {}
     for chunk in article:
-        for ps, pe in split_paragraphs(chunk.text):
-            key = (chunk.article_id, chunk.start + ps)
-            if (ps == 0 and not chunk.starts_paragraph) or key in used or key in leads:
-                continue
-            spans = split_sentences(chunk.text[ps:pe], offset=ps)
-            if not spans:
-                continue
-            ss, se = spans[0]
-            text = chunk.text[ss:se]
-            if first < chunk.start + ss < last and text[:1] not in _QUOTE_OPENERS:
-                leads[key] = Candidate(chunk, chunk.start + ss, chunk.start + se, text, key, 0.0)
+        for sentence in _sentences(chunk):
+            key = (chunk.article_id, chunk.start + sentence.paragraph_start)
+            if sentence.lead and key not in used and key not in leads and first < chunk.start + sentence.start < last:
+                leads[key] = Candidate(chunk, chunk.start + sentence.start, chunk.start + sentence.end,
+                                       sentence.text, key, 0.0)
     room = max(0, limit - len(chosen))
     return chosen + sorted(leads.values(), key=lambda c: c.start)[:room]
 
@@ -164,22 +158,43 @@ def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: in
 def _candidates(chunks, q_terms, weights, total, params) -> list[Candidate]:  # type: ignore[no-untyped-def]
     found: dict[tuple[str, int, int], Candidate] = {}
     for chunk in chunks:
-        for ps, pe in split_paragraphs(chunk.text):
-            para_cov = _coverage(q_terms & content_terms(chunk.text[ps:pe]), weights, total)
-            for k, (ss, se) in enumerate(split_sentences(chunk.text[ps:pe], offset=ps)):
-                text = chunk.text[ss:se]
-                lead = k == 0 and (ps > 0 or chunk.starts_paragraph) and text[:1] not in _QUOTE_OPENERS
-                score = (
-                    chunk.score
-                    + params.w_sentence * _coverage(q_terms & content_terms(text), weights, total)
-                    + params.w_paragraph * para_cov
-                    + params.w_lead * lead
-                )
-                key = (chunk.article_id, chunk.start + ss, chunk.start + se)
-                if key not in found or found[key].score < score:
-                    found[key] = Candidate(chunk, key[1], key[2], text,
-                                           (chunk.article_id, chunk.start + ps), score)
+        paragraph_coverage: dict[int, float] = {}
+        for s in _sentences(chunk):
+            if s.paragraph_start not in paragraph_coverage:
+                paragraph = chunk.text[s.paragraph_start:s.paragraph_end]
+                paragraph_coverage[s.paragraph_start] = _coverage(
+                    q_terms & content_terms(paragraph), weights, total)
+            score = (
+                chunk.score
+                + params.w_sentence * _coverage(q_terms & content_terms(s.text), weights, total)
+                + params.w_paragraph * paragraph_coverage[s.paragraph_start]
+                + params.w_lead * s.lead
+            )
+            key = (chunk.article_id, chunk.start + s.start, chunk.start + s.end)
+            if key not in found or found[key].score < score:
+                found[key] = Candidate(chunk, key[1], key[2], s.text,
+                                       (chunk.article_id, chunk.start + s.paragraph_start), score)
     return sorted(found.values(), key=lambda c: (-c.score, c.start))
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    start: int  # offsets into the chunk text
+    end: int
+    paragraph_start: int
+    paragraph_end: int
+    text: str
+    lead: bool  # opens its paragraph and is the reporter's, not a quote
+
+
+def _sentences(chunk: RetrievedChunk) -> Iterator[_Sentence]:
+    for ps, pe in split_paragraphs(chunk.text):
+        # A chunk may begin mid-paragraph (overlap); its first sentence then opens nothing.
+        opens_paragraph = ps > 0 or chunk.starts_paragraph
+        for k, (ss, se) in enumerate(split_sentences(chunk.text[ps:pe], offset=ps)):
+            text = chunk.text[ss:se]
+            lead = k == 0 and opens_paragraph and text[:1] not in _QUOTE_OPENERS
+            yield _Sentence(ss, se, ps, pe, text, lead)
 
 
 def _answer_type(question: str) -> str | None:
