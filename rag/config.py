@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
 
     top_k: int = Field(8, ge=1, le=50)
+
+    # LLM answers: on when RAG_LLM_MODEL is set (mode auto). Any OpenAI-compatible server.
+    llm_model: str | None = Field(None, description="Model name; setting it turns LLM answers on.")
+    llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1; unset means OpenAI.")
+    llm_api_key: SecretStr | None = Field(None, description="Falls back to OPENAI_API_KEY.")
+    llm_deadline_s: float = Field(60.0, gt=0, le=600, description="One deadline per answer, retries included.")
+    llm_timeout_s: float = Field(20.0, gt=0, le=600, description="Per request (never past the deadline).")
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_max_tokens: int = Field(800, ge=16, le=32768, description="Longest reply asked for.")
+    llm_context_tokens: int = Field(3000, ge=200, le=200_000, description="Budget for the numbered sources.")
+    llm_whole_article_tokens: int = Field(1500, ge=0, description="Articles this short are sent whole.")
+    llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")
     max_file_bytes: int = Field(5_000_000, ge=1)
 
 

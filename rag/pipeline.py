@@ -6,21 +6,23 @@ answering -> citations -> Answer. Everything heavy (model, Chroma client) loads 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from rag.answering.extractive import Params, extract
+from rag.answering.prompts import REFUSAL
 from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
-from rag.errors import LoadError
+from rag.errors import ConfigError, LoadError
 from rag.store import ChunkStore, build_where, collection_stem, open_client
-from rag.types import Answer, Article, Chunk, Citation, Retrieved, RetrievedChunk
+from rag.types import Answer, Article, Chunk, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
 
 Status = Literal["added", "updated", "unchanged", "failed"]
-REFUSAL = "The articles I have do not say."
+Mode = Literal["auto", "extractive", "llm"]
+History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user" or "assistant"
 # Embedding runs over groups of this many chunks, so one article's failure stays its own.
 _EMBED_GROUP = 64
 
@@ -126,10 +128,96 @@ class Pipeline:
         where = build_where(filters.since, filters.until, filters.source)
         return self.store.query(vector, k, where)
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters()) -> Answer:
+    def resolve_mode(self, mode: Mode) -> Literal["extractive", "llm"]:
+        if mode == "auto":
+            return "llm" if self.settings.llm_model else "extractive"
+        if mode == "llm":
+            from rag.llm_client import LLMConfig
+
+            LLMConfig.from_settings(self.settings)  # raises the ConfigError that says what to set
+        return mode
+
+    @cached_property
+    def llm(self):  # type: ignore[no-untyped-def]
+        from rag.llm_client import LLMClient, LLMConfig
+
+        return LLMClient(LLMConfig.from_settings(self.settings))
+
+    def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(), mode: Mode = "auto",
+            history: History = ()) -> Answer:
+        final = None
+        for event in self.ask_stream(question, top_k, filters, mode, history):
+            if isinstance(event, Final):
+                final = event.answer
+        assert final is not None  # ask_stream always ends with Final
+        return final
+
+    def ask_stream(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+                   mode: Mode = "auto", history: History = ()) -> Iterator[Token | Final]:
+        """Answer text as it is written, then `Final` with the verified answer."""
+        from rag.llm_client import Deadline
+
+        resolved = self.resolve_mode(mode)
+        deadline = Deadline(self.settings.llm_deadline_s)
+        standalone = self.standalone_question(question, history, resolved, deadline)
         k = top_k or self.settings.top_k
-        chunks = self.retrieve(question, max(k, 1), filters)
-        return self.answer_from(question, chunks)
+        chunks = self.retrieve(standalone, max(k, 1), filters)
+        for event in self.answer_stream(standalone, chunks, resolved, deadline):
+            if isinstance(event, Final) and standalone != question:
+                event = Final(answer=event.answer.model_copy(
+                    update={"question": question, "standalone_question": standalone}))
+            yield event
+
+    def standalone_question(self, question: str, history: History, mode: str, deadline=None) -> str:  # type: ignore[no-untyped-def]
+        from rag.answering.followup import rewrite
+
+        turns = list(history)[-self.settings.llm_history_turns:] if self.settings.llm_history_turns else []
+        return rewrite(question, turns, self.llm if mode == "llm" else None, deadline)
+
+    def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: Literal["extractive", "llm"],
+                      deadline=None) -> Iterator[Token | Final]:  # type: ignore[no-untyped-def]
+        if mode == "extractive":
+            answer = self.answer_from(question, chunks)
+            if not answer.refused:
+                yield Token(text=answer.answer)
+            yield Final(answer=answer)
+            return
+        from rag.answering.claims import ClaimParams
+        from rag.answering.llm import LLMContext, answer_with_llm
+        from rag.answering.sources import build_sources
+        from rag.llm_client import Deadline
+
+        s = self.settings
+        texts: dict[str, str] = {}
+
+        def article_text(article_id: str) -> str | None:
+            if article_id not in texts:
+                found = self.store.get_article(article_id)
+                if found is None:
+                    return None
+                texts[article_id] = found[1]
+            return texts[article_id]
+
+        sources = build_sources(chunks, article_text, lambda t: self._count_tokens([t])[0],
+                                s.llm_context_tokens, s.llm_whole_article_tokens)
+
+        def fallback(notice: str) -> Answer:
+            return self.answer_from(question, chunks, "extractive-fallback").model_copy(update={"notice": notice})
+
+        ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
+                         fallback, ClaimParams())
+        yield from answer_with_llm(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
+
+    def _chunk_id_at(self, chunks: list[RetrievedChunk], article_id: str, start: int, end: int) -> str:
+        """The chunk holding most of a span: a retrieved one if it can, else any of the article's."""
+        def best(pool: Sequence[RetrievedChunk]) -> RetrievedChunk | None:
+            hits = [c for c in pool if c.article_id == article_id and c.start < end and c.end > start]
+            return max(hits, key=lambda c: min(c.end, end) - max(c.start, start), default=None)
+
+        found = best(chunks) or best(self.store.article_chunks(article_id))
+        if found is None:
+            raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
+        return found.chunk_id
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
         result = extract(question, chunks, self.params, self.store.article_chunks)
@@ -143,8 +231,11 @@ class Pipeline:
             for n, s in enumerate(result.sentences, start=1)
         ]
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        # Extractive answers are the articles' own sentences: verified and supported by construction.
+        verification = Verification(quotes_total=len(citations), verified=len(citations),
+                                    sentences_total=len(citations))
         return Answer(question=question, answer=text, refused=False, mode=mode,
-                      citations=citations, retrieved=retrieved)
+                      citations=citations, retrieved=retrieved, verification=verification)
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

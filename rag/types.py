@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -66,9 +68,12 @@ class Citation(_Frozen):
     chunk_id: str
     title: str
     published_at: str | None
-    quote: str
+    quote: str  # always article_text[start:end]
     start: int
     end: int
+    # verbatim: found as written in the cited source; reattributed: found in another retrieved
+    # source; repaired: the model paraphrased one sentence, and this is that real sentence.
+    kind: Literal["verbatim", "reattributed", "repaired"] = "verbatim"
 
 
 class Retrieved(_Frozen):
@@ -77,10 +82,42 @@ class Retrieved(_Frozen):
     score: float
 
 
+class Verification(_Frozen):
+    """What happened to the quotes the answer was written from, and to its sentences.
+
+    quotes_total = verified + reattributed + repaired + dropped; `verified` counts quotes found
+    as written in the source they were attributed to.
+    """
+
+    quotes_total: int = 0
+    verified: int = 0
+    reattributed: int = 0
+    repaired: int = 0
+    dropped: int = 0
+    sentences_total: int = 0
+    unsupported_sentences: int = 0
+
+
 class Answer(_Frozen):
     question: str
     answer: str
     refused: bool
-    mode: str
+    mode: str  # extractive | llm | extractive-fallback
     citations: list[Citation]
     retrieved: list[Retrieved]
+    verification: Verification = Verification()
+    unsupported: list[str] = []  # answer sentences the citations do not support
+    notice: str | None = None  # e.g. why the LLM was not used
+    standalone_question: str | None = None  # a follow-up rewritten for retrieval
+
+
+class Token(_Frozen):
+    """A piece of answer text, streamed as the model writes it."""
+
+    text: str
+
+
+class Final(_Frozen):
+    """The last event of a streamed answer: the whole answer, verified. It supersedes the tokens."""
+
+    answer: Answer

@@ -16,7 +16,8 @@ def test_ask_returns_the_cli_json_shape_with_exact_quotes(client, embedded_pipel
     response = client.post("/v1/ask", json={"question": SEED_QUESTION})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"question", "answer", "refused", "mode", "citations", "retrieved"}
+    assert set(body) == {"question", "answer", "refused", "mode", "citations", "retrieved", "verification",
+                         "unsupported", "notice", "standalone_question"}
     _, text = embedded_pipeline.store.get_article(body["citations"][0]["article_id"])
     assert all(text[c["start"]:c["end"]] == c["quote"] for c in body["citations"])
 

@@ -1,0 +1,48 @@
+"""Follow-up questions ("and what about food?") made standalone before retrieval.
+
+With an LLM the model rewrites the question from the bounded history. Without one (or when it
+fails) a heuristic: a question that leans on the conversation (opens with "and", "what about",
+uses a pronoun, or has almost no content words) is joined to the previous user question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.terms import content_terms
+
+_LEANS_ON_CONTEXT = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|and what|what else|why|how come)\b|"
+    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|him|there|the same)\b", re.I)
+MAX_TURN_CHARS = 1000
+
+
+def rewrite(question: str, history: Sequence[tuple[str, str]], client=None, deadline=None) -> str:  # type: ignore[no-untyped-def]
+    turns = [(role, text[:MAX_TURN_CHARS]) for role, text in history if role in ("user", "assistant") and text]
+    if not any(role == "user" for role, _ in turns):
+        return question
+    if client is not None:
+        from rag.answering.prompts import rewrite_messages
+        from rag.llm_client import LLMUnavailable
+
+        try:
+            rewritten = _first_line(client.complete(rewrite_messages(question, turns), deadline))
+            if rewritten and len(rewritten) <= 3 * len(question) + 200:
+                return rewritten
+        except LLMUnavailable:
+            pass  # the heuristic below still gives retrieval something to work with
+    return combine(question, turns)
+
+
+def combine(question: str, turns: Sequence[tuple[str, str]]) -> str:
+    previous = next((text for role, text in reversed(turns) if role == "user"), None)
+    if previous is None or not (_LEANS_ON_CONTEXT.search(question) or len(content_terms(question)) < 2):
+        return question
+    return f"{previous.strip()} {question.strip()}"
+
+
+def _first_line(text: str) -> str:
+    line = next((x for x in text.strip().splitlines() if x.strip()), "")
+    line = re.sub(r"^\s*(rewritten( last)? question|question)\s*:\s*", "", line, flags=re.I)
+    return line.strip().strip("\"“”'")

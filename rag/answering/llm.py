@@ -1,0 +1,198 @@
+"""LLM answers: numbered sources in, verified citations out, answer text streamed in between.
+
+The model writes its quotes first. When its ANSWER header arrives the quotes are verified
+(verify.py) and numbered as the user will see them; only then does answer text flow, with the
+model's [n] markers rewritten to those numbers. When the reply ends, each answer sentence is
+checked against the citations it rests on (claims.supported). An answer with no supported
+sentence is not presented: a model that refused gets the fixed refusal; one that answered
+without support falls back to the extractive answer when that finds one. The `Final` event
+is authoritative; the tokens before it are a preview.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.answering.claims import ClaimParams, Embed, supported
+from rag.answering.prompts import REFUSAL, answer_messages
+from rag.answering.reply import ReplySplitter, parse_quotes, parse_reply
+from rag.answering.sources import Source
+from rag.answering.verify import Checked, QuoteVerifier
+from rag.citations import normalise
+from rag.llm_client import Deadline, LLMClient, LLMUnavailable
+from rag.sentences import split_sentences
+from rag.terms import content_terms
+from rag.types import Answer, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
+
+_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
+_OPEN_MARKER = re.compile(r"\[[^\]\n]{0,24}$")
+_REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
+
+
+@dataclass(frozen=True)
+class LLMContext:
+    """What the answerer needs from the pipeline, as plain callables."""
+
+    client: LLMClient
+    embed: Embed | None
+    chunk_id_at: Callable[[str, int, int], str]  # (article_id, start, end) -> chunk id
+    fallback: Callable[[str], Answer]  # notice -> the extractive answer, mode extractive-fallback
+    claims: ClaimParams = ClaimParams()
+
+
+class MarkerMapper:
+    """Rewrites the model's [n] (or [Source n]) markers to citation numbers, across pieces."""
+
+    def __init__(self, mapping: dict[int, list[int]]) -> None:
+        self.mapping = mapping
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        text = self.pending + piece
+        held = _OPEN_MARKER.search(text)
+        self.pending = text[held.start():] if held else ""
+        return self._map(text[: held.start()] if held else text)
+
+    def flush(self) -> str:
+        text, self.pending = self.pending, ""
+        return self._map(text)
+
+    def _map(self, text: str) -> str:
+        def replace(m: re.Match[str]) -> str:
+            numbers = [int(x) for x in re.findall(r"\d+", m.group(1))]
+            mapped = dict.fromkeys(n for x in numbers for n in self.mapping.get(x, []))
+            return "".join(f"[{n}]" for n in mapped)
+
+        return _MARKER.sub(replace, text)
+
+
+def map_markers(text: str, mapping: dict[int, list[int]]) -> str:
+    mapper = MarkerMapper(mapping)
+    return mapper.feed(text) + mapper.flush()
+
+
+def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
+                    texts: dict[str, str], ctx: LLMContext, deadline: Deadline) -> Iterator[Token | Final]:
+    retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
+    if not sources:
+        yield Final(answer=_refusal(question, retrieved, Verification()))
+        return
+    verifier = QuoteVerifier(sources, texts, ctx.embed, ctx.claims)
+    splitter = ReplySplitter()
+    mapper: MarkerMapper | None = None
+    checked_at_header = False
+    streamed = False
+
+    def on_retry() -> None:
+        if streamed:
+            raise LLMUnavailable("the LLM's reply broke off mid-answer")
+        splitter.reset()
+
+    try:
+        for piece in ctx.client.stream(answer_messages(question, sources), deadline, on_retry):
+            fresh = splitter.feed(piece)
+            if splitter.answer_start is not None and not checked_at_header:
+                checked_at_header = True
+                checked = [verifier.check(q) for q in parse_quotes(splitter.quotes_section())]
+                citations, mapping = _number(checked, sources, texts, ctx.chunk_id_at, by_source=False)
+                # With nothing verified no answer text can be shown; the reply is still read to the end.
+                mapper = MarkerMapper(mapping) if citations else None
+            if mapper and fresh:
+                out = mapper.feed(fresh)
+                if out:
+                    streamed = True
+                    yield Token(text=out)
+    except LLMUnavailable as exc:
+        yield Final(answer=ctx.fallback(f"The LLM was not used ({exc}); these are the articles' own sentences."))
+        return
+    if mapper:
+        tail = mapper.flush()
+        if tail:
+            yield Token(text=tail)
+
+    reply = parse_reply(splitter.text)
+    checked = [verifier.check(q) for q in reply.quotes]
+    citations, mapping = _number(checked, sources, texts, ctx.chunk_id_at, by_source=reply.markers == "sources")
+    text = _tidy(map_markers(reply.answer, mapping))
+    verification, unsupported = _check_sentences(question, text, citations, checked, ctx)
+    if verification.sentences_total - verification.unsupported_sentences > 0:
+        yield Final(answer=Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
+                                  retrieved=retrieved, verification=verification, unsupported=unsupported))
+        return
+    if _is_refusal(reply.answer) or not reply.quotes:
+        yield Final(answer=_refusal(question, retrieved, verification))
+        return
+    dropped = verification.dropped
+    why = f"{dropped} of its {verification.quotes_total} quotes were not in the articles" if dropped else \
+        "its sentences were not supported by its quotes"
+    fallback = ctx.fallback(f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
+    if fallback.refused:
+        yield Final(answer=_refusal(question, retrieved, verification))
+    else:
+        yield Final(answer=fallback)
+
+
+def _number(checked: Sequence[Checked], sources: Sequence[Source], texts: dict[str, str],
+            chunk_id_at: Callable[[str, int, int], str], by_source: bool
+            ) -> tuple[list[Citation], dict[int, list[int]]]:
+    """Citations numbered in the model's quote order (one per span, duplicates merged), and the
+    map from the model's markers (quote numbers, or source numbers) to them."""
+    meta = {s.article_id: s for s in sources}
+    citations: list[Citation] = []
+    seen: dict[tuple[str, int, int], int] = {}
+    mapping: dict[int, list[int]] = {}
+    for item in checked:
+        key_number = item.draft.source if by_source else item.draft.number
+        for span in item.spans:
+            key = (span.article_id, span.start, span.end)
+            if key not in seen:
+                seen[key] = len(citations) + 1
+                source = meta[span.article_id]
+                citations.append(Citation(
+                    n=seen[key], article_id=span.article_id, chunk_id=chunk_id_at(*key), title=source.title,
+                    published_at=source.published_at, quote=texts[span.article_id][span.start:span.end],
+                    start=span.start, end=span.end, kind=span.kind))
+            if key_number is not None:
+                mapping.setdefault(key_number, [])
+                if seen[key] not in mapping[key_number]:
+                    mapping[key_number].append(seen[key])
+    return citations, mapping
+
+
+def _check_sentences(question: str, text: str, citations: Sequence[Citation], checked: Sequence[Checked],
+                     ctx: LLMContext) -> tuple[Verification, list[str]]:
+    kinds = [s.kind for c in checked for s in c.spans[:1]]
+    counts = {k: kinds.count(k) for k in ("verbatim", "reattributed", "repaired")}
+    quotes = {c.n: c.quote for c in citations}
+    total, unsupported = 0, []
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        plain = _MARKER.sub("", sentence).strip()
+        if len(content_terms(plain)) < 2:
+            continue  # "Yes." is not a claim
+        total += 1
+        cited = [quotes[int(n)] for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))
+                 if int(n) in quotes]
+        if not supported(plain, cited or list(quotes.values()), ctx.embed, ctx.claims, question):
+            unsupported.append(plain)
+    verification = Verification(
+        quotes_total=len(checked), verified=counts["verbatim"], reattributed=counts["reattributed"],
+        repaired=counts["repaired"], dropped=sum(1 for c in checked if not c.spans),
+        sentences_total=total, unsupported_sentences=len(unsupported))
+    return verification, unsupported
+
+
+def _is_refusal(answer: str) -> bool:
+    return not answer.strip() or _REFUSAL_FOLDED in normalise(answer).text
+
+
+def _refusal(question: str, retrieved: list[Retrieved], verification: Verification) -> Answer:
+    return Answer(question=question, answer=REFUSAL, refused=True, mode="llm", citations=[],
+                  retrieved=retrieved, verification=verification)
+
+
+def _tidy(text: str) -> str:
+    """Markers that mapped to nothing leave stray spaces before punctuation."""
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
