@@ -75,6 +75,7 @@ class LLMClient:
                on_retry: Callable[[], None] | None = None) -> Iterator[str]:
         """Yield the reply's text pieces. A failure after pieces were yielded is retried from the
         start (after `on_retry`, so the caller can forget what it saw) while time remains."""
+        import httpx
         import openai
 
         attempt = 0
@@ -108,7 +109,7 @@ class LLMClient:
                 if exc.status_code < 500:
                     raise LLMUnavailable(f"the LLM server refused the request: {_describe(exc)}") from exc
                 wait, reason = _backoff(attempt, exc), _describe(exc)
-            except (openai.APIError, ValueError) as exc:  # a malformed stream
+            except (openai.APIError, httpx.HTTPError, ValueError) as exc:  # a dropped or malformed stream
                 wait, reason = _backoff(attempt, exc), f"bad reply ({type(exc).__name__})"
             attempt += 1
             if attempt > self.config.max_retries:

@@ -101,3 +101,40 @@ def pipeline(backend: Settings, embedder: CountingEmbedder) -> Pipeline:
 @pytest.fixture
 def embedded_pipeline(tmp_path: Path, embedder: CountingEmbedder) -> Pipeline:
     return Pipeline(Settings(data_dir=tmp_path / "store"), embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server():  # type: ignore[no-untyped-def]
+    from tests.fake_llm import FakeLLM
+
+    fake = FakeLLM().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server):  # type: ignore[no-untyped-def]
+    """The session's fake OpenAI-compatible server, with an empty script and request log."""
+    fake_llm_server.queue.clear()
+    fake_llm_server.requests.clear()
+    return fake_llm_server
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, minilm: LocalMiniLM) -> Path:
+    """An embedded store holding the seed article, ingested once per session."""
+    from rag.loaders import load_paths
+
+    path = tmp_path_factory.mktemp("seeded") / "store"
+    Pipeline(Settings(data_dir=path), embedder=minilm).ingest(load_paths([SEEDS], 10**7).articles)
+    return path
+
+
+@pytest.fixture
+def llm_pipeline(seeded_dir: Path, minilm: LocalMiniLM, fake_llm):  # type: ignore[no-untyped-def]
+    """Build a pipeline over the seeded store that answers with the fake LLM."""
+    def make(**overrides) -> Pipeline:  # type: ignore[no-untyped-def]
+        settings = dict(data_dir=seeded_dir, llm_model="fake-model", llm_base_url=fake_llm.url,
+                        llm_deadline_s=10.0, llm_timeout_s=5.0)
+        return Pipeline(Settings(**{**settings, **overrides}), embedder=minilm)
+    return make

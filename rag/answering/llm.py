@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answering.claims import ClaimParams, Embed, supported
+from rag.answering.claims import ClaimParams, Embed, negations, supported
 from rag.answering.prompts import REFUSAL, answer_messages
 from rag.answering.reply import ReplySplitter, parse_quotes, parse_reply
 from rag.answering.sources import Source
@@ -117,11 +117,12 @@ def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Se
     citations, mapping = _number(checked, sources, texts, ctx.chunk_id_at, by_source=reply.markers == "sources")
     text = _tidy(map_markers(reply.answer, mapping))
     verification, unsupported = _check_sentences(question, text, citations, checked, ctx)
-    if verification.sentences_total - verification.unsupported_sentences > 0:
+    claims_hold = verification.sentences_total == 0 or verification.unsupported_sentences < verification.sentences_total
+    if citations and claims_hold:  # ("Machinery [1]." makes no claim of its own; its quote does)
         yield Final(answer=Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
                                   retrieved=retrieved, verification=verification, unsupported=unsupported))
         return
-    if _is_refusal(reply.answer) or not reply.quotes:
+    if _is_refusal(reply.answer) or (not reply.quotes and negations(reply.answer)):  # refused, or hedged
         yield Final(answer=_refusal(question, retrieved, verification))
         return
     dropped = verification.dropped

@@ -1,0 +1,183 @@
+"""A fake OpenAI-compatible server on loopback: real HTTP, real SSE, scripted replies.
+
+Tests enqueue `Scripted` replies (text, HTTP status, delays, a stream that breaks off); with
+nothing queued it plays a tiny deterministic "copycat" model that quotes the source sentences
+sharing the most words with the question, so `rag eval --mode llm` runs the whole path.
+Run it by hand: `python -m tests.fake_llm --port 8089`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "fake-model"
+REFUSAL = "The articles I have do not say."
+_STOP = frozenset("""a an and are as at be by did do does for from has have how in is it its of on or
+the to was were what when where which who why will with about this that than these those""".split())
+
+
+@dataclass
+class Scripted:
+    text: str = ""
+    status: int = 200
+    delay: float = 0.0  # seconds before the response starts
+    piece: int = 7  # characters per streamed event
+    break_after: int | None = None  # stream this many events, then cut the connection
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.queue: deque[Scripted] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def start(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def enqueue(self, *replies: Scripted | str) -> None:
+        self.queue.extend(r if isinstance(r, Scripted) else Scripted(r) for r in replies)
+
+    def next_reply(self, request: dict[str, Any]) -> Scripted:
+        self.requests.append(request)
+        return self.queue.popleft() if self.queue else Scripted(copycat(request["messages"]))
+
+
+def copycat(messages: list[dict[str, str]]) -> str:
+    """Quote the two source sentences that share most words with the question, as the prompt asks;
+    refuse when none shares at least half of them. Rewrites echo the last question."""
+    user = messages[-1]["content"]
+    if "Rewritten last question" in user:
+        return user.rsplit("User: ", 1)[-1].split("\n")[0]
+    question = user.rsplit("Question:", 1)[-1]
+    wanted = _terms(question)
+    scored = []
+    for block in re.split(r"\n(?=\[Source \d+\])", user.split("\n\nQuestion:")[0]):
+        head = re.match(r"\[Source (\d+)\][^\n]*\n", block)
+        if not head:
+            continue
+        for sentence in re.split(r"(?<=[.!?”])\s+", block[head.end():]):
+            shared = len(wanted & _terms(sentence))
+            if shared and len(sentence.split()) >= 5:
+                scored.append((shared, -len(scored), int(head.group(1)), sentence.strip()))
+    scored.sort(reverse=True)
+    best = [s for s in scored[:2] if s[0] >= max(2, len(wanted) / 2)]
+    if not best:
+        return f"QUOTES:\nANSWER: {REFUSAL}"
+    quotes = "\n".join(f'[{i}] (source {src}) "{text}"' for i, (_, _, src, text) in enumerate(best, start=1))
+    answer = " ".join(f"{_clause(text)} [{i}]." for i, (_, _, _, text) in enumerate(best, start=1))
+    return f"QUOTES:\n{quotes}\nANSWER:\n{answer}"
+
+
+def _terms(text: str) -> set[str]:
+    return {w.lower().rstrip("s") for w in re.findall(r"\w+", text) if w.lower() not in _STOP and len(w) > 2}
+
+
+def _clause(sentence: str) -> str:
+    plain = sentence.strip("“”\"' ").rstrip(".")
+    return plain.split(", ")[0] if len(plain) > 160 else plain
+
+
+def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.rstrip("/").endswith("/models"):
+                self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "fake"}]})
+            else:
+                self._json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+            reply = fake.next_reply(body)
+            time.sleep(reply.delay)
+            if reply.status != 200:
+                self._json(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "fake"}},
+                           reply.headers)
+            elif body.get("stream"):
+                self._stream(reply)
+            else:
+                self._json(200, _completion(reply.text))
+
+        def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _stream(self, reply: Scripted) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            pieces = [reply.text[i: i + reply.piece] for i in range(0, len(reply.text), reply.piece)]
+            for n, piece in enumerate(pieces):
+                if reply.break_after is not None and n >= reply.break_after:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # no terminating chunk: the client sees a broken stream
+                    return
+                self._chunk(f"data: {json.dumps(_delta(piece))}\n\n")
+            self._chunk(f"data: {json.dumps(_delta(None, 'stop'))}\n\ndata: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+        def _chunk(self, text: str) -> None:
+            data = text.encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+    return Handler
+
+
+def _delta(content: str | None, finish: str | None = None) -> dict[str, Any]:
+    delta = {"content": content} if content is not None else {}
+    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+def _completion(text: str) -> dict[str, Any]:
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8089)
+    args = parser.parse_args()
+    fake = FakeLLM()
+    fake.server.server_close()
+    fake.server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(fake))
+    print(f"fake OpenAI-compatible server on http://127.0.0.1:{args.port}/v1", flush=True)
+    fake.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
