@@ -83,9 +83,27 @@ def copycat(messages: list[dict[str, str]]) -> str:
     best = [s for s in scored[:2] if s[0] >= max(2, len(wanted) / 2)]
     if not best:
         return f"QUOTES:\nANSWER: {REFUSAL}"
-    quotes = "\n".join(f'[{i}] (source {src}) "{text}"' for i, (_, _, src, text) in enumerate(best, start=1))
+    # Like a small model: straight quotes for curly ones, a second quote loosely copied, and now and
+    # then a quote it made up; the verifier has to sort them out.
+    written = [_straighten(best[0][3])] + [_loosen(text) for _, _, _, text in best[1:]]
+    sources = [src for _, _, src, _ in best]
+    if len(question) % 4 == 0:
+        written.append("The sources confirm that every agreement was signed on the same day.")
+        sources.append(sources[0])
+    pairs = enumerate(zip(sources, written, strict=True), start=1)
+    quotes = "\n".join(f'[{i}] (source {src}) "{text}"' for i, (src, text) in pairs)
     answer = " ".join(f"{_clause(text)} [{i}]." for i, (_, _, _, text) in enumerate(best, start=1))
     return f"QUOTES:\n{quotes}\nANSWER:\n{answer}"
+
+
+def _straighten(text: str) -> str:
+    return text.replace("’", "'").replace("“", '"').replace("”", '"').strip('"')
+
+
+def _loosen(text: str) -> str:
+    """Drop one word from the middle: no longer verbatim, still one sentence's meaning."""
+    words = _straighten(text).split()
+    return " ".join(words[: len(words) // 2] + words[len(words) // 2 + 1:]) if len(words) > 8 else " ".join(words)
 
 
 def _terms(text: str) -> set[str]:

@@ -23,9 +23,10 @@ cli(sys.argv[1:], prog_name="rag")
 """
 
 
-def rag(tmp_path: Path, *args: str, offline: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "store"), "NO_COLOR": "1"}
-    env.pop("RAG_CHROMA_URL", None)
+def rag(tmp_path: Path, *args: str, offline: bool = False,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_LLM_", "RAG_CHROMA_URL"))}
+    env.update({"RAG_DATA_DIR": str(tmp_path / "store"), "NO_COLOR": "1", **(env_extra or {})})
     if offline:
         env["TIKTOKEN_CACHE_DIR"] = str(tmp_path / "empty-tiktoken-cache")
         command = [sys.executable, "-c", BLOCK_NETWORK, *args]
@@ -93,3 +94,41 @@ def test_bad_arguments_get_one_clear_line(tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_llm_mode_without_configuration_says_what_to_set(tmp_path):
+    result = rag(tmp_path, "ask", SEED_QUESTION, "--mode", "llm")
+    assert result.returncode == 1
+    assert "set RAG_LLM_MODEL" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_llm_answer_in_the_terminal_says_what_was_dropped(tmp_path, fake_llm):
+    rag(tmp_path, "ingest", str(SEEDS))
+    fake_llm.enqueue("QUOTES:\n[1] (source 1) \"Belarusian agricultural machinery is widely used in the fields of "
+                     "the Russian region.\"\n[2] (source 1) \"Belarus sells rockets to everyone.\"\n"
+                     "ANSWER:\nBelarusian machinery is widely used in the Russian region [1]. Rockets too [2].")
+    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    result = rag(tmp_path, "ask", SEED_QUESTION, env_extra=llm)
+    assert result.returncode == 0, result.stderr
+    assert "Belarusian machinery is widely used in the Russian region [1]." in result.stdout
+    assert "1 of the 2 quotes the model gave were not in the articles" in result.stdout
+    assert "“Belarusian agricultural machinery is widely used" in result.stdout
+    assert "rockets" not in result.stdout.split("Sources:")[1]
+
+
+def test_eval_runs_in_llm_mode_against_the_fake_server(tmp_path, fake_llm):
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out"
+    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    result = rag(tmp_path, "eval", "--mode", "llm", "--dataset", str(ROOT / "evals/datasets/seed.jsonl"),
+                 "--corpus", str(SEEDS), "--out", str(out), env_extra=llm)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["citation_validity"] == 1.0
+    assert metrics["supported_sentence_rate"] >= 0.9
+    assert metrics["quote_repair_rate"] > 0 and metrics["quote_drop_rate"] > 0  # the fake's loose copies
+    answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert {a["mode"] for a in answers} <= {"llm", "extractive-fallback"} and "llm" in {a["mode"] for a in answers}
+    assert len(fake_llm.requests) >= metrics["n_questions"]

@@ -18,8 +18,9 @@ def _filter_options(fn):  # type: ignore[no-untyped-def]
 @click.argument("question")
 @_filter_options
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option("--mode", type=click.Choice(["auto", "extractive"]), default="auto", show_default=True,
-              help="How answers are written (auto: extractive unless an LLM is configured).")
+@click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True,
+              help="extractive: the articles' own sentences; llm: written by RAG_LLM_MODEL, quotes verified; "
+                   "auto: llm when RAG_LLM_MODEL is set.")
 def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
         as_json: bool, mode: str) -> None:
     """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
@@ -27,24 +28,53 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
     \b
     Example:
       rag ask "What did Belarus offer Astrakhan?" --since 2025-01-01
+      RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=qwen rag ask "..." --mode llm
     """
+    import sys
+
     from rag.pipeline import Filters
+    from rag.types import Final
 
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
+    live = sys.stdout.isatty() and not as_json
+    shown = ""
     with user_errors():
-        answer = pipeline.ask(question, top_k, Filters(since, until, source))
+        for event in pipeline.ask_stream(question, top_k, Filters(since, until, source), mode):  # type: ignore[arg-type]
+            if isinstance(event, Final):
+                answer = event.answer
+            elif live:
+                click.echo(event.text, nl=False)
+                shown += event.text
     if as_json:
         click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
         return
-    click.echo(answer.answer)
+    if shown and shown != answer.answer:
+        click.echo("\n\n(The text above could not be verified; this answer replaces it.)")
+        shown = ""
+    click.echo(answer.answer if not shown else "")
+    print_answer_details(answer)
+
+
+def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
+    """What a reader needs to trust the answer: warnings, then the numbered quotes."""
+    v = answer.verification
+    for sentence in answer.unsupported:
+        click.echo(f"(!) Not supported by the quoted sources: “{sentence}”")
+    if v.dropped:
+        click.echo(f"(!) {v.dropped} of the {v.quotes_total} quotes the model gave were not in the articles "
+                   "and were dropped.")
+    if answer.notice:
+        click.echo(f"Note: {answer.notice}")
     if answer.citations:
         click.echo("\nSources:")
+    kinds = {"reattributed": " (found in another source than the model said)",
+             "repaired": " (the model paraphrased; this is the article's sentence)"}
     for c in answer.citations:
         date = f", {c.published_at}" if c.published_at else ""
         click.echo(f"  [{c.n}] {c.title}{date}")
-        click.echo(f"      “{c.quote}” (chars {c.start}-{c.end} of {c.article_id})")
+        click.echo(f"      “{c.quote}” (chars {c.start}-{c.end} of {c.article_id}){kinds.get(c.kind, '')}")
 
 
 @click.command()

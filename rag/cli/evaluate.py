@@ -13,7 +13,8 @@ from rag.cli.common import get_pipeline, is_terminal, user_errors
               help="Questions, JSONL (see evals/README.md).")
 @click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Files or folders to ingest into a fresh store; repeatable.")
-@click.option("--mode", type=click.Choice(["extractive"]), default="extractive", show_default=True)
+@click.option("--mode", type=click.Choice(["extractive", "llm"]), default="extractive", show_default=True,
+              help="llm: answers by RAG_LLM_MODEL at RAG_LLM_BASE_URL, verified.")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks the answer draws on.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval"),
               show_default=True, help="Where metrics.json and answers.jsonl go.")
@@ -37,7 +38,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
 
     settings = get_pipeline().settings
     with user_errors():
-        run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress))
+        run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress,
+                                                                  mode=mode))
     for error in run.corpus_errors + run.dataset.errors:
         click.echo(f"error: {error}", err=True)
     write_results(run, out)
@@ -62,6 +64,52 @@ def compare(before: Path, after: Path) -> None:
     _print_table({str(before): a, str(after): b}, deltas=True)
 
 
+@eval_group.command("quotes")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Labelled quotes, JSONL (evals/datasets/quotes.jsonl).")
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path), required=True,
+              help="Files or folders holding the articles the quotes come from; repeatable.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval-quotes"),
+              show_default=True)
+@click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
+def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | None) -> None:
+    """Measure quote repair: paraphrases re-grounded to the right sentence, and no negated,
+    changed, invented or stitched quote re-grounded at all, across repair thresholds.
+
+    \b
+    Example:
+      rag eval quotes --dataset evals/datasets/quotes.jsonl --corpus seeds --corpus evals/corpus
+    """
+    from rag.answering.claims import ClaimParams
+    from rag.evals.quotes import load_cases, metrics_at, run_cases
+    from rag.evals.runner import check_floors
+    from rag.loaders import load_paths
+
+    pipeline = get_pipeline()
+    with user_errors():
+        loaded = load_paths(corpus, pipeline.settings.max_file_bytes)
+        texts = {a.id: a.text for a in loaded.articles}
+        cases = load_cases(dataset)
+        missing = sorted({c.article for c in cases} - texts.keys())
+        if missing:
+            raise click.ClickException(f"articles not in the corpus: {', '.join(missing)}")
+        outcomes = run_cases(cases, texts, pipeline.embedder.embed, ClaimParams())
+    chosen = ClaimParams().repair
+    sweep = {f"at {t:.2f}{' (chosen)' if t == chosen else ''}": metrics_at(outcomes, t)
+             for t in sorted({0.5, 0.55, chosen, 0.65, 0.7, 0.75, 0.8})}
+    _print_table(sweep)
+    metrics = {**metrics_at(outcomes, chosen), "n_cases": len(cases)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"wrote {out / 'metrics.json'}")
+    breaches = check_floors(metrics, json.loads(floors.read_text(encoding="utf-8"))) if floors else []
+    for breach in breaches:
+        click.echo(f"FAIL: {breach}", err=True)
+    if breaches:
+        raise SystemExit(1)
+
+
 def _run_with_progress(run):  # type: ignore[no-untyped-def]
     if not is_terminal():
         return run(None)
@@ -84,7 +132,8 @@ def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # typ
         table.add_column(name if len(columns) > 1 else "value", justify="right")
     if deltas:
         table.add_column("delta", justify="right")
-    keys = list(METRIC_KEYS) + sorted({k for c in columns.values() for k in c} - set(METRIC_KEYS))
+    present = {k for c in columns.values() for k in c}
+    keys = [k for k in METRIC_KEYS if k in present] + sorted(present - set(METRIC_KEYS))
     for key in keys:
         values = [c.get(key) for c in columns.values()]
         row = [key] + ["null" if v is None else f"{v:g}" for v in values]

@@ -12,10 +12,12 @@ RANK_DEPTH = 10
 METRIC_KEYS = (
     "n_questions", "hit_at_1", "hit_at_5", "mrr_at_10", "answer_recall", "citation_validity",
     "citation_precision", "citation_recall", "refusal_precision", "refusal_recall",
-    "false_refusal_rate", "latency_p50_ms", "latency_p95_ms",
+    "false_refusal_rate", "supported_sentence_rate", "quote_repair_rate", "quote_drop_rate", "fallback_rate",
+    "latency_p50_ms", "latency_p95_ms",
 )
 # For `compare` and floors: which way is better.
-LOWER_IS_BETTER = frozenset({"false_refusal_rate", "latency_p50_ms", "latency_p95_ms"})
+LOWER_IS_BETTER = frozenset({"false_refusal_rate", "quote_drop_rate", "fallback_rate", "latency_p50_ms",
+                             "latency_p95_ms"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ def compute(outcomes: Sequence[Outcome], article_texts: dict[str, str]) -> dict[
                for o, spans in passages]
 
     refused = [o for o in outcomes if o.answer.refused]
+    checks = [o.answer.verification for o in outcomes if not o.answer.refused]
+    sentences = sum(v.sentences_total for v in checks)
+    quotes = sum(v.quotes_total for v in checks)
     latencies = sorted(o.latency_ms for o in outcomes)
     return {
         "n_questions": len(outcomes),
@@ -86,9 +91,19 @@ def compute(outcomes: Sequence[Outcome], article_texts: dict[str, str]) -> dict[
         "refusal_precision": _mean([not o.question.answerable for o in refused]),
         "refusal_recall": _mean([o.answer.refused for o in unanswerable]),
         "false_refusal_rate": _mean([o.answer.refused for o in answerable]),
+        # Of the sentences in the answers given, the share their citations support.
+        "supported_sentence_rate": _ratio(sentences - sum(v.unsupported_sentences for v in checks), sentences),
+        # Of the quotes the answers were written from, the share re-grounded / dropped.
+        "quote_repair_rate": _ratio(sum(v.repaired for v in checks), quotes),
+        "quote_drop_rate": _ratio(sum(v.dropped for v in checks), quotes),
+        "fallback_rate": _mean([o.answer.mode == "extractive-fallback" for o in outcomes]),
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p95_ms": _percentile(latencies, 95),
     }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def _mean(values: Sequence[float | bool]) -> float | None:

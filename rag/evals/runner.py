@@ -13,7 +13,8 @@ from rag.config import Settings
 from rag.evals.dataset import Dataset, load_dataset
 from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
 from rag.loaders import load_paths
-from rag.pipeline import Pipeline
+from rag.pipeline import Mode, Pipeline
+from rag.types import Answer, Final
 
 
 @dataclass
@@ -31,6 +32,7 @@ def run_eval(
     top_k: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     pipeline_factory: Callable[[Settings], Pipeline] = Pipeline.from_settings,
+    mode: Mode = "extractive",
 ) -> EvalRun:
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         # A fresh embedded store, whatever RAG_DATA_DIR / RAG_CHROMA_URL say.
@@ -43,17 +45,22 @@ def run_eval(
         dataset = load_dataset(dataset_path, texts)
 
         k = top_k or isolated.top_k
+        resolved = pipeline.resolve_mode(mode)
         outcomes = []
         for i, q in enumerate(dataset.questions):
             t0 = time.perf_counter()
             chunks = pipeline.retrieve(q.question, max(k, RANK_DEPTH))
-            answer = pipeline.answer_from(q.question, chunks[:k])
+            answer = _final(pipeline.answer_stream(q.question, chunks[:k], resolved))
             latency = (time.perf_counter() - t0) * 1000
             ranking = [RankedChunk(c.article_id, c.start, c.end, c.text) for c in chunks]
             outcomes.append(Outcome(q, answer, ranking, latency))
             if progress:
                 progress(i + 1, len(dataset.questions))
         return EvalRun(compute(outcomes, texts), dataset, outcomes, corpus_errors)
+
+
+def _final(events) -> Answer:  # type: ignore[no-untyped-def]
+    return next(e.answer for e in events if isinstance(e, Final))
 
 
 def write_results(run: EvalRun, out_dir: Path) -> None:
