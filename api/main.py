@@ -1,66 +1,73 @@
-"""App factory. Thin handlers over Pipeline; domain errors become HTTP errors in one place."""
+"""App factory. Thin handlers over Pipeline; errors are mapped in errors.py.
+
+Stateless over `RAG_CHROMA_URL`: a worker keeps only the model and client handles, so any number
+of workers or hosts can serve one Chroma server (articles ingested through one are answered by
+all). The embedded default is for one process.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from rag.config import Settings
-from rag.errors import RagError, StoreUnavailable
-from rag.pipeline import Filters, Pipeline
-from rag.types import Answer
+from rag.pipeline import Pipeline
+from rag_api import errors
+from rag_api.deps import require_api_key
+from rag_api.routes import articles, ask, health, openai, search
 
-MAX_QUESTION_CHARS = 4000
+log = logging.getLogger("rag_api")
 
-
-class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    since: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    until: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    source: str | None = None
+DESCRIPTION = """Answers about news articles, every claim with a verbatim quote at exact offsets
+(`article_text[start:end] == quote`). Set `RAG_API_KEYS` to require `Authorization: Bearer <key>` on `/v1/*`."""
 
 
-class AskIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"question": "What did Belarus offer Astrakhan?", "top_k": 8}]})
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
-    top_k: int | None = Field(None, ge=1, le=50)
-    mode: Literal["auto", "extractive"] = "auto"
-    filters: FiltersIn | None = None
+def create_app(pipeline: Pipeline | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or (pipeline.settings if pipeline else Settings())
+    pipeline = pipeline or Pipeline.from_settings(settings)
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:  # load the model and open the store now, not on the first request
+            await run_in_threadpool(_warm, pipeline)
+        except Exception as exc:  # start anyway: /readyz reports what is wrong
+            log.warning("warm-up failed: %s", exc)
+        yield
 
-def get_pipeline(request: Request) -> Pipeline:
-    if request.app.state.pipeline is None:
-        request.app.state.pipeline = Pipeline.from_settings(Settings())
-    return request.app.state.pipeline  # type: ignore[no-any-return]
-
-
-PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-
-
-def create_app(pipeline: Pipeline | None = None) -> FastAPI:
-    app = FastAPI(title="rag-news", version="0.1.0",
-                  description="Answers about news articles with verified, verbatim quoted citations.")
+    app = FastAPI(title="rag-news", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.pipeline = pipeline
-
-    @app.exception_handler(StoreUnavailable)
-    async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(RagError)
-    async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/v1/ask", response_model=Answer)
-    def ask(body: AskIn, pipeline: PipelineDep) -> Answer:
-        f = body.filters or FiltersIn()
-        return pipeline.ask(body.question, body.top_k, Filters(f.since, f.until, f.source))
-
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(errors.BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.include_router(health.router)
+    guarded = [Depends(require_api_key)]
+    for module in (ask, search, articles, openai):
+        app.include_router(module.router, dependencies=guarded)
+    _document_article_records(app)
     return app
+
+
+def _document_article_records(app: FastAPI) -> None:
+    """POST /v1/articles reads its body by hand (one bad record must not fail the batch), so its
+    record schema is added to the OpenAPI components here."""
+    from fastapi.openapi.utils import get_openapi
+
+    from rag_api.schemas import ArticleIn
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec.setdefault("components", {}).setdefault("schemas", {})["ArticleIn"] = ArticleIn.model_json_schema()
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _warm(pipeline: Pipeline) -> None:
+    pipeline.embedder.embed(["warm up"])
+    pipeline.store.count_chunks()

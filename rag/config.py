@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(3000, ge=200, le=200_000, description="Budget for the numbered sources.")
     llm_whole_article_tokens: int = Field(1500, ge=0, description="Articles this short are sent whole.")
     llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")
+
+    # HTTP API
+    api_keys: SecretStr | None = Field(None, description="Comma-separated bearer keys; unset = no auth.")
+    api_max_body_bytes: int = Field(10_000_000, ge=1024, description="Larger request bodies get 413.")
+    api_max_batch: int = Field(1000, ge=1, description="Articles per POST /v1/articles.")
     max_file_bytes: int = Field(5_000_000, ge=1)
 
 

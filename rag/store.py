@@ -103,6 +103,9 @@ class ChunkStore:
         got = self.articles.get(include=["metadatas"], offset=offset, limit=limit)
         return [_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
 
+    def count_articles(self) -> int:
+        return int(self.articles.count())
+
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 

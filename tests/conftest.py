@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -138,3 +141,33 @@ def llm_pipeline(seeded_dir: Path, minilm: LocalMiniLM, fake_llm):  # type: igno
                         llm_deadline_s=10.0, llm_timeout_s=5.0)
         return Pipeline(Settings(**{**settings, **overrides}), embedder=minilm)
     return make
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+    """`rag serve` as a real process on a free loopback port; yields its base URL."""
+    port = _free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | env
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), *args],
+                            env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"rag serve did not start:\n{log.read().decode(errors='replace')}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -225,3 +225,9 @@ def test_llm_mode_without_a_model_says_which_variable_to_set(seeded_dir, minilm)
     with pytest.raises(ConfigError, match="RAG_LLM_MODEL"):
         pipeline.ask(SEED_QUESTION, mode="llm")
     assert pipeline.ask(SEED_QUESTION).mode == "extractive"  # auto without an LLM
+
+
+def test_an_unreachable_llm_falls_back_and_says_so(llm_pipeline, fake_llm):
+    answer = llm_pipeline(llm_base_url="http://127.0.0.1:9/v1", llm_max_retries=1).ask(SEED_QUESTION)
+    assert answer.mode == "extractive-fallback" and answer.citations
+    assert "could not connect" in answer.notice

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from rag.pipeline import Filters
+from rag.types import Answer, Final
+from rag_api.deps import PipelineDep
+from rag_api.schemas import AskIn, FiltersIn
+from rag_api.sse import event, started, stream
+
+router = APIRouter(tags=["answers"])
+
+_SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {
+    "example": 'event: token\ndata: {"text": "Belarus offered"}\n\n'
+               'event: final\ndata: {"question": "...", "answer": "...", "citations": [...]}\n\n'}},
+    "description": "The answer (JSON), or with `stream` / `Accept: text/event-stream` a stream of "
+                   "`token` events and one `final` event holding the verified answer, which supersedes them."}}
+
+
+def to_filters(f: FiltersIn | None) -> Filters:
+    f = f or FiltersIn()
+    return Filters(f.since, f.until, f.source)
+
+
+@router.post("/v1/ask", response_model=Answer, responses=_SSE_DOC,
+             summary="Answer a question with verified, verbatim quoted citations")
+def ask(body: AskIn, request: Request, pipeline: PipelineDep):  # type: ignore[no-untyped-def]
+    pipeline.resolve_mode(body.mode)  # an unconfigured LLM is a 400 before anything streams
+    events = pipeline.ask_stream(body.question, body.top_k, to_filters(body.filters), body.mode)
+    if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
+        return next(e.answer for e in events if isinstance(e, Final))
+    frames = (event("final", e.answer.model_dump()) if isinstance(e, Final) else event("token", {"text": e.text})
+              for e in started(events))
+    return stream(frames, lambda exc: event("error", {"detail": "the answer failed midway; ask again"}))

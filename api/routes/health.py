@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from rag_api.deps import PipelineDep, SettingsDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: embedder loaded, store reachable, LLM reachable when configured",
+            responses={503: {"description": "a check failed; `checks` says which"}})
+def readyz(pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        pipeline.embedder.embed(["ready"])
+        checks["embedder"] = "ok"
+    except Exception as exc:  # a probe reports, it does not raise
+        checks["embedder"] = f"failed: {type(exc).__name__}"
+    try:
+        pipeline.store.count_chunks()
+        checks["store"] = "ok"
+    except Exception as exc:
+        checks["store"] = f"unreachable: {type(exc).__name__}"
+    if settings.llm_model:
+        try:
+            checks["llm"] = "ok" if pipeline.llm.ping() else "unreachable"
+        except Exception as exc:
+            checks["llm"] = f"misconfigured: {exc}"
+    else:
+        checks["llm"] = "not configured (extractive answers)"
+    ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)

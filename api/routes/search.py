@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from rag.pipeline import Filters
+from rag_api.deps import PipelineDep
+from rag_api.schemas import MAX_QUESTION_CHARS, SearchOut
+
+router = APIRouter(tags=["retrieval"])
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+@router.get("/v1/search", response_model=SearchOut, summary="Retrieved chunks with scores, best first")
+def search(pipeline: PipelineDep,
+           q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S",
+                                   examples=["milk processing plant"])],
+           k: Annotated[int, Query(ge=1, le=50)] = 8,
+           since: Annotated[str | None, Query(pattern=DATE)] = None,
+           until: Annotated[str | None, Query(pattern=DATE)] = None,
+           source: str | None = None) -> SearchOut:
+    return SearchOut(query=q, results=pipeline.retrieve(q, k, Filters(since, until, source)))

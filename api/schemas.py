@@ -1,0 +1,113 @@
+"""Request and response bodies. Kept apart from the domain types; examples feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.types import ArticleInfo, RetrievedChunk
+
+MAX_QUESTION_CHARS = 4000
+SEED_QUESTION = "What did Belarus offer Astrakhan?"
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
+    until: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
+    source: str | None = None
+
+
+class AskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"question": SEED_QUESTION, "top_k": 8},
+        {"question": SEED_QUESTION, "mode": "llm", "stream": True, "filters": {"since": "2025-01-01"}},
+    ]})
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"\S")
+    top_k: int | None = Field(None, ge=1, le=50)
+    mode: Literal["auto", "extractive", "llm"] = "auto"
+    filters: FiltersIn | None = None
+    stream: bool = Field(False, description="Server-Sent Events: `token` events, then one `final` event.")
+
+
+ARTICLE_EXAMPLE = {"id": "minsk-2025-05-02", "title": "Lukashenko meets Astrakhan governor",
+                   "text": "Belarusian President Aleksandr Lukashenko met with ...", "source": "belta",
+                   "published_at": "2025-05-02", "url": "https://example.org/news/1"}
+
+ARTICLES_BODY: dict[str, Any] = {
+    "description": "One article record, a list of them, or {\"articles\": [...]}: the fields of a "
+                   "`rag ingest` JSONL line (`text` required; `id`, else `url`, identifies it).",
+    "content": {"application/json": {
+        "schema": {"oneOf": [{"$ref": "#/components/schemas/ArticleIn"},
+                             {"type": "array", "items": {"$ref": "#/components/schemas/ArticleIn"}},
+                             {"type": "object", "properties": {"articles": {
+                                 "type": "array", "items": {"$ref": "#/components/schemas/ArticleIn"}}}}]},
+        "examples": {"one": {"value": ARTICLE_EXAMPLE}, "batch": {"value": {"articles": [ARTICLE_EXAMPLE]}}},
+    }},
+    "required": True,
+}
+
+
+class ArticleIn(BaseModel):
+    """Documents the record shape; records are validated one by one so one bad record fails alone."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ARTICLE_EXAMPLE]})
+    text: str
+    id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    source: str | None = None
+    published_at: str | None = Field(None, description="YYYY-MM-DD")
+
+
+class IngestResult(BaseModel):
+    id: str
+    status: Literal["added", "updated", "unchanged", "error"]
+    detail: str = ""
+
+
+class IngestOut(BaseModel):
+    results: list[IngestResult]
+    counts: dict[str, int]
+
+
+class ArticleOut(ArticleInfo):
+    text: str
+
+
+class ArticleList(BaseModel):
+    articles: list[ArticleInfo]
+    offset: int
+    limit: int
+    total: int
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[RetrievedChunk]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatIn(BaseModel):
+    """OpenAI's chat request; fields this service does not use (temperature, …) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"model": "rag-news", "messages": [{"role": "user", "content": SEED_QUESTION}]},
+        {"model": "rag-news", "stream": True, "messages": [
+            {"role": "user", "content": SEED_QUESTION}, {"role": "assistant", "content": "Machinery [1] ..."},
+            {"role": "user", "content": "and what about food?"}]},
+    ]})
+    model: str = "rag-news"
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
