@@ -169,14 +169,22 @@ class ChunkStore:
 
     def article_chunks(self, article_id: str) -> list[RetrievedChunk]:
         got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
-        chunks = [
-            RetrievedChunk(chunk_id=i, article_id=article_id, index=m["index"], start=m["start"],
-                           end=m["end"], text=t, title=m["title"], published_at=m.get("published_at"),
-                           source=m.get("source"), score=0.0,
-                           starts_paragraph=m.get("para_start", True))
-            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
-        return sorted(chunks, key=lambda c: c.index)
+        return sorted(_chunks(got), key=lambda c: c.index)
+
+    def get_chunks(self, ids: Sequence[str]) -> list[RetrievedChunk]:
+        """Chunks by id, in the order asked (ids no longer stored are left out)."""
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {c.chunk_id: c for c in _chunks(got)}
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def _chunks(got: dict[str, Any]) -> list[RetrievedChunk]:
+    return [
+        RetrievedChunk(chunk_id=i, article_id=m["article_id"], index=m["index"], start=m["start"], end=m["end"],
+                       text=t, title=m["title"], published_at=m.get("published_at"), source=m.get("source"),
+                       score=0.0, starts_paragraph=m.get("para_start", True))
+        for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    ]
 
 
 def build_where(since: str | None = None, until: str | None = None, source: str | None = None) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 With an LLM the model rewrites the question from the bounded history. Without one (or when it
 fails) a heuristic: a question that leans on the conversation (opens with "and", "what about",
-uses a pronoun, or has almost no content words) is joined to the previous user question.
+uses a pronoun, or has almost no content words) gets the previous question's content words.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.terms import content_terms
+from rag.terms import QUESTION_WORDS, STOP_WORDS, content_terms, words
 
 _LEANS_ON_CONTEXT = re.compile(
     r"^\s*(and|but|also|so|then|what about|how about|and what|what else|why|how come)\b|"
@@ -39,7 +39,11 @@ def combine(question: str, turns: Sequence[tuple[str, str]]) -> str:
     previous = next((text for role, text in reversed(turns) if role == "user"), None)
     if previous is None or not (_LEANS_ON_CONTEXT.search(question) or len(content_terms(question)) < 2):
         return question
-    return f"{previous.strip()} {question.strip()}"
+    # The follow-up first, then the previous question's content words: joining the two whole
+    # questions let the earlier topic dominate retrieval (evals/datasets/followups.jsonl: answer
+    # recall 0.71 that way, 0.76 this way).
+    topic = [w for w in words(previous) if w.lower() not in STOP_WORDS and w.lower() not in QUESTION_WORDS]
+    return f"{question.strip()} {' '.join(topic)}".strip()
 
 
 def _first_line(text: str) -> str:

@@ -9,6 +9,7 @@ import click
 
 from rag.cli.articles import articles
 from rag.cli.ask import ask, search
+from rag.cli.chat import chat
 from rag.cli.evaluate import eval_group
 from rag.cli.ingest import ingest
 from rag.cli.serve import serve
@@ -29,6 +30,7 @@ def cli() -> None:
 cli.add_command(ingest)
 cli.add_command(ask)
 cli.add_command(search)
+cli.add_command(chat)
 cli.add_command(articles)
 cli.add_command(eval_group)
 cli.add_command(serve)

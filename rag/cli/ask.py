@@ -71,10 +71,13 @@ def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
         click.echo("\nSources:")
     kinds = {"reattributed": " (found in another source than the model said)",
              "repaired": " (the model paraphrased; this is the article's sentence)"}
-    for c in answer.citations:
-        date = f", {c.published_at}" if c.published_at else ""
-        click.echo(f"  [{c.n}] {c.title}{date}")
-        click.echo(f"      “{c.quote}” (chars {c.start}-{c.end} of {c.article_id}){kinds.get(c.kind, '')}")
+    article = None
+    for c in answer.citations:  # the title once per run of quotes from one article
+        if c.article_id != article:
+            article = c.article_id
+            date = f" ({c.published_at})" if c.published_at else ""
+            click.echo(f"  {c.title}{date} [{c.article_id}]")
+        click.echo(f"    [{c.n}] “{c.quote}” (chars {c.start}-{c.end}){kinds.get(c.kind, '')}")
 
 
 @click.command()

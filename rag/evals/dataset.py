@@ -28,6 +28,7 @@ class Question:
     evidence: tuple[str, ...]
     spans: tuple[tuple[Span, ...], ...] = ()  # per evidence passage, where it occurs
     type: str = ""
+    history: tuple[str, ...] = ()  # earlier user questions, for follow-ups
 
 
 @dataclass
@@ -77,9 +78,13 @@ def _parse(record: object) -> Question:
         raise ValueError("field 'evidence' must be a list of non-empty strings")
     if not record["question"].strip():
         raise ValueError("field 'question' is empty")
+    history = record.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
+        raise ValueError("field 'history' must be a list of earlier questions")
     facts = tuple(tuple(alt.strip() for alt in a.split("|") if alt.strip()) for a in answers)
     return Question(id=record["id"], question=record["question"], answerable=record["answerable"],
-                    answers=facts, evidence=tuple(evidence), type=str(record.get("type", "")))
+                    answers=facts, evidence=tuple(evidence), type=str(record.get("type", "")),
+                    history=tuple(history))
 
 
 def _locate_evidence(evidence, corpus, hay: dict[str, Normalised]):  # type: ignore[no-untyped-def]

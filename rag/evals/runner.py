@@ -33,6 +33,7 @@ def run_eval(
     progress: Callable[[int, int], None] | None = None,
     pipeline_factory: Callable[[Settings], Pipeline] = Pipeline.from_settings,
     mode: Mode = "extractive",
+    use_history: bool = True,
 ) -> EvalRun:
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         # A fresh embedded store, whatever RAG_DATA_DIR / RAG_CHROMA_URL say.
@@ -49,8 +50,10 @@ def run_eval(
         outcomes = []
         for i, q in enumerate(dataset.questions):
             t0 = time.perf_counter()
-            chunks = pipeline.retrieve(q.question, max(k, RANK_DEPTH))
-            answer = _final(pipeline.answer_stream(q.question, chunks[:k], resolved))
+            history = [("user", h) for h in q.history] if use_history else []
+            query, asked = pipeline.follow_up(q.question, history, resolved)
+            chunks = pipeline.retrieve(query, max(k, RANK_DEPTH))
+            answer = _final(pipeline.answer_stream(asked, chunks[:k], resolved))
             latency = (time.perf_counter() - t0) * 1000
             ranking = [RankedChunk(c.article_id, c.start, c.end, c.text) for c in chunks]
             outcomes.append(Outcome(q, answer, ranking, latency))

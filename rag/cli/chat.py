@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rag.cli.ask import print_answer_details
+from rag.cli.common import get_pipeline, user_errors
+
+HELP = """Commands:
+  /sources   the chunks retrieved for the last answer, with scores
+  /reset     forget the conversation (follow-ups start afresh)
+  /help      this text
+  /quit      leave (Ctrl-D does too; Ctrl-C stops an answer or clears the line)"""
+
+
+class Chat:
+    """One conversation: answers questions with the history of the ones before."""
+
+    def __init__(self, pipeline, mode: str, top_k: int | None, live: bool) -> None:  # type: ignore[no-untyped-def]
+        self.pipeline = pipeline
+        self.mode = mode
+        self.top_k = top_k
+        self.live = live  # stream answer text as it is written
+        self.history: list[tuple[str, str]] = []
+        self.last = None
+
+    def handle(self, line: str) -> bool:
+        """Act on one input line; False means leave."""
+        text = line.strip()
+        if not text:
+            return True
+        if text.startswith("/"):
+            return self.command(text.split()[0].lower())
+        self.answer(text)
+        return True
+
+    def command(self, name: str) -> bool:
+        if name in ("/quit", "/exit", "/q"):
+            return False
+        if name == "/reset":
+            self.history.clear()
+            self.last = None
+            click.echo("(conversation cleared)")
+        elif name == "/help":
+            click.echo(HELP)
+        elif name == "/sources":
+            self.sources()
+        else:
+            click.echo(f"unknown command {name}; /help lists them")
+        return True
+
+    def answer(self, question: str) -> None:
+        from rag.types import Final
+
+        shown = ""
+        with user_errors():
+            for event in self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history):
+                if isinstance(event, Final):
+                    answer = event.answer
+                elif self.live:
+                    click.echo(event.text, nl=False)
+                    shown += event.text
+        if shown and shown != answer.answer:
+            click.echo("\n(The text above could not be verified; this answer replaces it.)")
+            shown = ""
+        click.echo(answer.answer if not shown else "")
+        if answer.standalone_question:
+            click.echo(f"(searched for: {answer.standalone_question})")
+        print_answer_details(answer)
+        self.last = answer
+        self.history += [("user", question), ("assistant", answer.answer)]
+        keep = max(self.pipeline.settings.llm_history_turns, 2)
+        self.history = self.history[-keep:]
+
+    def sources(self) -> None:
+        if self.last is None:
+            click.echo("(no answer yet)")
+            return
+        scores = {r.chunk_id: r.score for r in self.last.retrieved}
+        with user_errors():
+            chunks = self.pipeline.store.get_chunks(list(scores))
+        for rank, c in enumerate(chunks, start=1):
+            preview = " ".join(c.text.split())[:200]
+            date = f", {c.published_at}" if c.published_at else ""
+            click.echo(f"{rank:>2}. {scores[c.chunk_id]:.3f}  {c.title}{date}  [{c.start}:{c.end}]\n    {preview}")
+
+
+@click.command()
+@click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True)
+@click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
+def chat(mode: str, top_k: int | None) -> None:
+    """Ask questions in a conversation; follow-ups ("and what about food?") use what came before.
+
+    \b
+    With piped input it answers one question per line and exits at the end:
+      printf 'What did Belarus offer Astrakhan?\\nAnd what about food?\\n' | rag chat
+    """
+    pipeline = get_pipeline()
+    with user_errors():
+        pipeline.resolve_mode(mode)  # type: ignore[arg-type]
+    interactive = sys.stdin.isatty()
+    session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty())
+    if not interactive:
+        for line in sys.stdin:
+            if not session.handle(line):
+                break
+            click.echo()
+        return
+    _repl(session)
+
+
+def _repl(session: Chat) -> None:
+    try:
+        import readline  # noqa: F401  (line editing and ↑ history for input())
+    except ImportError:
+        pass
+    click.echo("Ask about the ingested news. /help for commands, Ctrl-D to leave.")
+    while True:
+        try:
+            line = input("\nyou> ")
+        except KeyboardInterrupt:
+            click.echo("^C")
+            continue
+        except EOFError:
+            click.echo()
+            return
+        try:
+            if not session.handle(line):
+                return
+        except KeyboardInterrupt:
+            click.echo("\n(stopped)")
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
