@@ -6,7 +6,9 @@ STAMP   = $(VENV)/.installed-stamp
 QUESTION ?= What did Belarus offer Astrakhan?
 EVAL_CORPUS = --corpus seeds --corpus evals/corpus
 
-.PHONY: install demo test pytest eval-gate eval lint clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser demo test pytest eval-gate eval lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +18,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Debian's chromium for the browser test (Playwright drives it; nothing is downloaded by Playwright).
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium for the browser test"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
 ## Install, ingest seeds/, answer the seed question (embedded Chroma, offline).
 demo: install
 	$(BIN)/rag ingest seeds
 	$(BIN)/rag ask "$(QUESTION)"
 
 ## Install test needs, run the test suite, then the eval gate.
-test: install pytest eval-gate
+test: install browser pytest eval-gate
 
-pytest: install
+pytest: install browser
 	$(BIN)/python -m pytest
 
 eval-gate: install

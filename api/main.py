@@ -13,12 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
-from rag_api.routes import articles, ask, health, openai, search
+from rag_api.routes import articles, ask, health, openai, page, search
 
 log = logging.getLogger("rag_api")
 
@@ -44,6 +45,8 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     guarded = [Depends(require_api_key)]
     for module in (ask, search, articles, openai):
         app.include_router(module.router, dependencies=guarded)

@@ -19,6 +19,12 @@ class FiltersIn(BaseModel):
     source: str | None = None
 
 
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
 class AskIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"question": SEED_QUESTION, "top_k": 8},
@@ -29,6 +35,8 @@ class AskIn(BaseModel):
     mode: Literal["auto", "extractive", "llm"] = "auto"
     filters: FiltersIn | None = None
     stream: bool = Field(False, description="Server-Sent Events: `token` events, then one `final` event.")
+    history: list[Turn] = Field(default_factory=list, max_length=50,
+                                description="Earlier messages, oldest first, for follow-up questions.")
 
 
 ARTICLE_EXAMPLE = {"id": "minsk-2025-05-02", "title": "Lukashenko meets Astrakhan governor",

@@ -28,7 +28,8 @@ def to_filters(f: FiltersIn | None) -> Filters:
              summary="Answer a question with verified, verbatim quoted citations")
 def ask(body: AskIn, request: Request, pipeline: PipelineDep):  # type: ignore[no-untyped-def]
     pipeline.resolve_mode(body.mode)  # an unconfigured LLM is a 400 before anything streams
-    events = pipeline.ask_stream(body.question, body.top_k, to_filters(body.filters), body.mode)
+    history = [(t.role, t.content) for t in body.history]
+    events = pipeline.ask_stream(body.question, body.top_k, to_filters(body.filters), body.mode, history)
     if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
         return next(e.answer for e in events if isinstance(e, Final))
     frames = (event("final", e.answer.model_dump()) if isinstance(e, Final) else event("token", {"text": e.text})
