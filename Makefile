@@ -38,6 +38,7 @@ pytest: install browser
 eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json
 	$(BIN)/rag eval --dataset evals/datasets/corpus.jsonl $(EVAL_CORPUS) --out out/eval-corpus --floors evals/floors/corpus.json
+	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json
 	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json
 	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
 

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
 
     top_k: int = Field(8, ge=1, le=50)
+    retrieval: str = Field("hybrid", pattern="^(dense|lexical|hybrid)$")
+    hybrid_fusion: str = Field("weighted", pattern="^(weighted|rrf)$")
+    hybrid_alpha: float = Field(0.8, ge=0, le=1, description="Weighted fusion: share of the dense score.")
+    mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = no diversification.")
+    lexical_dir: Path | None = Field(None, description="Where the BM25 index lives; default DATA_DIR/lexical.")
 
     # LLM answers: on when RAG_LLM_MODEL is set (mode auto). Any OpenAI-compatible server.
     llm_model: str | None = Field(None, description="Model name; setting it turns LLM answers on.")

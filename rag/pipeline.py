@@ -17,7 +17,7 @@ from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
-from rag.store import ChunkStore, build_where, collection_stem, open_client
+from rag.store import ChunkStore, collection_stem, open_client
 from rag.types import Answer, Article, Chunk, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
 
 Status = Literal["added", "updated", "unchanged", "failed"]
@@ -115,7 +115,11 @@ class Pipeline:
     def _write_group(self, group, report: IngestReport, progress) -> None:  # type: ignore[no-untyped-def]
         texts = [c.text for _, _, _, chunks in group for c in chunks]
         vectors = self.embedder.embed(texts)
-        self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group], vectors)
+        synced = self.retriever.in_sync()
+        removed = self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group],
+                                            vectors)
+        rows = [_lexical_row(article, c) for article, _, _, chunks in group for c in chunks]
+        self.retriever.written(rows, removed, synced)
         for article, _, status, chunks in group:
             report.results.append((article.id, status, f"{len(chunks)} chunks"))
             if progress:
@@ -123,10 +127,33 @@ class Pipeline:
 
     # --- questions ------------------------------------------------------------------------
 
-    def retrieve(self, question: str, k: int, filters: Filters = Filters()) -> list[RetrievedChunk]:
+    def delete_article(self, article_id: str) -> bool:
+        synced = self.retriever.in_sync()
+        existed = self.store.delete_article(article_id)
+        self.retriever.deleted(article_id, synced)
+        return existed
+
+    @cached_property
+    def retriever(self):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        from rag.lexical import LexicalIndex
+        from rag.retrieval import RetrievalParams, Retriever
+
+        s = self.settings
+        # One index file per store: the server URL (or "embedded") and the collection stem name it.
+        where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
+        path = (s.lexical_dir or s.data_dir / "lexical") / f"{self.store.stem}-{where}.sqlite"
+        params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,  # type: ignore[arg-type]
+                                 mmr_lambda=s.mmr_lambda)
+        return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
+
+    def retrieve(self, question: str, k: int, filters: Filters = Filters(), params=None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
+        from rag.retrieval import Window
+
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        where = build_where(filters.since, filters.until, filters.source)
-        return self.store.query(vector, k, where)
+        return self.retriever.retrieve(question, vector, k, Window(filters.since, filters.until, filters.source),
+                                       params)
 
     def resolve_mode(self, mode: Mode) -> Literal["extractive", "llm"]:
         if mode == "auto":
@@ -245,6 +272,17 @@ class Pipeline:
                                     sentences_total=len(citations))
         return Answer(question=question, answer=text, refused=False, mode=mode,
                       citations=citations, retrieved=retrieved, verification=verification)
+
+
+def _lexical_row(article: Article, chunk: Chunk):  # type: ignore[no-untyped-def]
+    from rag.lexical import LexicalRow
+    from rag.store import date_number
+
+    as_retrieved = RetrievedChunk(chunk_id=chunk.id, article_id=article.id, index=chunk.index, start=chunk.start,
+                                  end=chunk.end, text=chunk.text, title=article.title,
+                                  published_at=article.published_at, source=article.source, score=0.0,
+                                  starts_paragraph=chunk.starts_paragraph)
+    return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None)
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

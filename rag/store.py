@@ -12,6 +12,7 @@ deleted, and the article record with its hash is written last, as the commit mar
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -109,10 +110,12 @@ class ChunkStore:
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 
-    def write_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> None:
+    def write_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> list[str]:
         """Write (article, content hash, chunks) items; `vectors` has one row per chunk, in order.
+        Returns the ids of the chunks of older versions it deleted.
 
-        Three steps for the whole group, in crash-safe order (see the module docstring)."""
+        Three steps for the whole group, in crash-safe order (see the module docstring), then a
+        new generation token tells lexical indexes to catch up."""
         chunks = [c for _, _, cs in items for c in cs]
         chunk_metadatas: list[dict[str, Any]] = []
         article_metadatas: list[dict[str, Any]] = []
@@ -128,13 +131,17 @@ class ChunkStore:
                      chunk_metadatas)
         article_ids = [article.id for article, _, _ in items]
         current = {c.id for c in chunks}
+        removed: list[str] = []
         for batch in _batches(article_ids, self.batch_size):
             existing = self.chunks.get(where={"article_id": {"$in": batch}}, include=[])["ids"]
             stale = [i for i in existing if i not in current]
             if stale:
                 self.chunks.delete(ids=stale)
+                removed += stale
         self._upsert(self.articles, article_ids, [[1.0]] * len(items), [a.text for a, _, _ in items],
                      article_metadatas)
+        self.bump_generation()
+        return removed
 
     def _upsert(self, collection, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
         for lo in range(0, len(ids), self.batch_size):
@@ -146,15 +153,55 @@ class ChunkStore:
         existed = bool(self.articles.get(ids=[article_id], include=[])["ids"])
         self.chunks.delete(where={"article_id": article_id})
         self.articles.delete(ids=[article_id])
+        self.bump_generation()
         return existed
+
+    # --- change tracking for caches (the lexical index) -------------------------------------
+
+    def generation(self) -> str:
+        """A token that changes with every write, read fresh from the store (other processes write too)."""
+        return str((self.client.get_collection(self.articles.name).metadata or {}).get("generation", ""))
+
+    def bump_generation(self) -> str:
+        token = uuid.uuid4().hex
+        self.articles.modify(metadata={"generation": token})
+        return token
+
+    def all_chunk_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.chunks.get(include=[], limit=self.batch_size, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < self.batch_size:
+                return ids
+            offset += len(got)
+
+    def chunks_with_dates(self, ids: Sequence[str]) -> list[tuple[RetrievedChunk, int | None]]:
+        out: list[tuple[RetrievedChunk, int | None]] = []
+        for batch in _batches(list(ids), self.batch_size):
+            got = self.chunks.get(ids=batch, include=["documents", "metadatas"])
+            out += [(c, m.get("published_ts")) for c, m in zip(_chunks(got), got["metadatas"], strict=True)]
+        return out
+
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        import numpy as np
+
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     # --- retrieval ------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
-        got = self.chunks.query(
-            query_embeddings=[vector], n_results=k, where=where or None,
-            include=["documents", "metadatas", "distances"],
-        )
+        return self.query_with_vectors(vector, k, where)[0]
+
+    def query_with_vectors(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None,
+                           vectors: bool = False) -> tuple[list[RetrievedChunk], list[np.ndarray]]:
+        include = ["documents", "metadatas", "distances"] + (["embeddings"] if vectors else [])
+        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                include=include)  # type: ignore[arg-type]
         results = []
         for chunk_id, text, meta, distance in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
@@ -165,7 +212,7 @@ class ChunkStore:
                 published_at=meta.get("published_at"), source=meta.get("source"),
                 score=1.0 - float(distance), starts_paragraph=meta.get("para_start", True),
             ))
-        return results
+        return results, (list(got["embeddings"][0]) if vectors else [])
 
     def article_chunks(self, article_id: str) -> list[RetrievedChunk]:
         got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])

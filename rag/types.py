@@ -60,6 +60,11 @@ class RetrievedChunk(_Frozen):
     source: str | None = None
     score: float
     starts_paragraph: bool = True
+    # how retrieval ranked it (None: not ranked by that side); see `rag search --explain`
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float | None = None
+    lexical_score: float | None = None
 
 
 class Citation(_Frozen):

@@ -79,7 +79,7 @@ def test_a_quote_attributed_to_the_wrong_source_is_reattributed(llm_pipeline, fa
         assert answer.citations[0].article_id == SEED_ID
         assert_exact(answer)
     finally:
-        pipeline.store.delete_article("syn_002_omsk_dairy_delegation.txt")
+        pipeline.delete_article("syn_002_omsk_dairy_delegation.txt")
 
 
 def test_an_ellipsis_quote_becomes_several_exact_spans(llm_pipeline, fake_llm):

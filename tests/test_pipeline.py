@@ -38,8 +38,8 @@ def test_edited_article_replaces_all_its_chunks(pipeline):
 
 def test_delete_removes_article_and_chunks(pipeline):
     pipeline.ingest([seed(), Article(id="other", text="Another article about rain.", title="Rain")])
-    assert pipeline.store.delete_article(SEED_ID)
-    assert not pipeline.store.delete_article(SEED_ID)
+    assert pipeline.delete_article(SEED_ID)
+    assert not pipeline.delete_article(SEED_ID)
     assert [a.id for a in pipeline.store.list_articles()] == ["other"]
     assert {c.article_id for c in pipeline.retrieve("Belarus", 5)} == {"other"}
 

@@ -98,6 +98,6 @@ def get_article(article_id: ArticleId, pipeline: PipelineDep) -> ArticleOut:
 @router.delete("/v1/articles/{article_id:path}", summary="Delete an article and its chunks",
                responses={404: {"description": "no article with that id"}})
 def delete_article(article_id: ArticleId, pipeline: PipelineDep) -> dict[str, str]:
-    if not pipeline.store.delete_article(article_id):
+    if not pipeline.delete_article(article_id):
         raise HTTPException(404, f"no article with id {article_id!r}")
     return {"deleted": article_id}

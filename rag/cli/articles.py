@@ -41,7 +41,7 @@ def delete_article(article_id: str) -> None:
     """Delete an article and all its chunks."""
     pipeline = get_pipeline()
     with user_errors():
-        existed = pipeline.store.delete_article(article_id)
+        existed = pipeline.delete_article(article_id)
     if not existed:
         raise click.ClickException(f"no article with id {article_id!r} (see `rag articles list`)")
     click.echo(f"deleted {article_id}")

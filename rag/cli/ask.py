@@ -83,13 +83,37 @@ def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
 @click.command()
 @click.argument("query")
 @_filter_options
-def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None) -> None:
-    """Show the chunks retrieved for QUERY, best first, with their scores."""
+@click.option("--explain", is_flag=True, help="Show each chunk's dense rank, lexical rank and fused score.")
+@click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
+              help="Override RAG_RETRIEVAL for this search.")
+def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
+           explain: bool, retrieval: str | None) -> None:
+    """Show the chunks retrieved for QUERY, best first, with their scores.
+
+    \b
+    Example:
+      rag search "Babushkina Krynka" --explain
+    """
+    from dataclasses import replace
+
     from rag.pipeline import Filters
 
     pipeline = get_pipeline()
     with user_errors():
-        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source))
+        params = replace(pipeline.retriever.params, method=retrieval) if retrieval else None
+        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params)
+    if explain:
+        click.echo(" rank  fused    dense (rank)     bm25 (rank)   chunk")
     for rank, c in enumerate(chunks, start=1):
         preview = " ".join(c.text.split())[:160]
-        click.echo(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")
+        if explain:
+            dense = f"{c.dense_score:.3f} ({_rank(c.dense_rank)})" if c.dense_score is not None else "-"
+            lexical = (f"{c.lexical_score:.2f} ({_rank(c.lexical_rank)})" if c.lexical_score else "no match")
+            click.echo(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}   {c.chunk_id} [{c.start}:{c.end}]")
+            click.echo(f"       {preview}")
+        else:
+            click.echo(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")
+
+
+def _rank(rank: int | None) -> str:
+    return f"#{rank}" if rank else "not in top"

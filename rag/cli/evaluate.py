@@ -16,6 +16,8 @@ from rag.cli.common import get_pipeline, is_terminal, user_errors
 @click.option("--mode", type=click.Choice(["extractive", "llm"]), default="extractive", show_default=True,
               help="llm: answers by RAG_LLM_MODEL at RAG_LLM_BASE_URL, verified.")
 @click.option("--top-k", type=click.IntRange(1, 50), help="Chunks the answer draws on.")
+@click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
+              help="Override RAG_RETRIEVAL (compare the runs with `rag eval compare`).")
 @click.option("--ignore-history", is_flag=True, help="Ask follow-ups as written (a baseline for the rewrite).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval"),
               show_default=True, help="Where metrics.json and answers.jsonl go.")
@@ -23,7 +25,8 @@ from rag.cli.common import get_pipeline, is_terminal, user_errors
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: str,
-               top_k: int | None, ignore_history: bool, out: Path, floors: Path | None) -> None:
+               top_k: int | None, retrieval: str | None, ignore_history: bool, out: Path,
+               floors: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
     \b
@@ -38,6 +41,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
     from rag.evals.runner import check_floors, run_eval, write_results
 
     settings = get_pipeline().settings
+    if retrieval:
+        settings = settings.model_copy(update={"retrieval": retrieval})
     with user_errors():
         run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress,
                                                                   mode=mode, use_history=not ignore_history))

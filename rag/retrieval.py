@@ -1,0 +1,157 @@
+"""Retrieval: dense (Chroma), lexical (BM25, rag/lexical.py) or both fused, then diversified.
+
+Hybrid gives every candidate of either side both of its scores (the dense cosine from its stored
+vector, the BM25 score from a query restricted to it), so fusion never has to guess a missing
+side. `weighted` mixes cosine with BM25 scaled by the best BM25 of the candidates; `rrf` is
+reciprocal rank fusion. MMR then trades a little relevance for chunks that do not repeat each
+other. The defaults come from `rag eval compare` (docs/design.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from rag.lexical import LexicalIndex, LexicalRow
+from rag.store import ChunkStore, build_where, date_number
+from rag.types import RetrievedChunk
+
+Method = Literal["dense", "lexical", "hybrid"]
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    method: Method = "hybrid"
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    alpha: float = 0.8  # weighted: share of the dense score
+    rrf_k: int = 60
+    pool: int = 30  # candidates taken from each side
+    mmr_lambda: float = 1.0  # 1.0 = no diversification
+
+
+@dataclass(frozen=True)
+class Window:
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+
+class Retriever:
+    def __init__(self, store: ChunkStore, index: LexicalIndex, params: RetrievalParams,
+                 single_process: bool) -> None:
+        self.store = store
+        self.index = index
+        self.params = params
+        # With the embedded store this process is the only writer, so its own writes leave the
+        # index in sync; with a server, other writers may have written too and a sync decides.
+        self.single_process = single_process
+
+    # --- keeping the lexical index in step with the store ---------------------------------
+
+    def sync(self) -> None:
+        token = self.store.generation()
+        if token == self.index.generation():  # None (never synced) never matches
+            return
+        stored = self.store.all_chunk_ids()
+        indexed = self.index.ids()
+        missing = sorted(stored - indexed)
+        rows = [LexicalRow(c, ts) for c, ts in self.store.chunks_with_dates(missing)]
+        self.index.replace(rows, drop_ids=indexed - stored)
+        self.index.set_generation(token)
+
+    def written(self, rows: Sequence[LexicalRow], removed: Sequence[str], synced_before: bool) -> None:
+        """After the store wrote `rows` and removed `removed`: mirror it without a full diff."""
+        self.index.replace(rows, drop_ids=removed)
+        if self.single_process and synced_before:
+            self.index.set_generation(self.store.generation())
+
+    def in_sync(self) -> bool:
+        return self.store.generation() == self.index.generation()
+
+    def deleted(self, article_id: str, synced_before: bool) -> None:
+        self.index.delete_article(article_id)
+        if self.single_process and synced_before:
+            self.index.set_generation(self.store.generation())
+
+    # --- searching ------------------------------------------------------------------------
+
+    def retrieve(self, question: str, vector: np.ndarray, k: int, window: Window = Window(),
+                 params: RetrievalParams | None = None) -> list[RetrievedChunk]:
+        p = params or self.params
+        where = build_where(window.since, window.until, window.source)
+        pool = max(p.pool, k)
+        if p.method == "dense" and p.mmr_lambda >= 1.0:
+            return _ranked(self.store.query(vector, k, where), "dense")
+        if p.method == "lexical":
+            self.sync()
+            found = _ranked(self._lexical(question, pool, window)[:k], "lexical")
+            stored = self.store.embeddings([c.chunk_id for c in found])  # cosines, for answer scoring
+            return [c.model_copy(update={"dense_score": round(float(stored[c.chunk_id] @ vector), 6)})
+                    if c.chunk_id in stored else c for c in found]
+        dense, dense_vectors = self.store.query_with_vectors(vector, pool, where, vectors=True)
+        vectors = {c.chunk_id: np.asarray(v, dtype=np.float32) for c, v in zip(dense, dense_vectors, strict=True)}
+        if p.method == "dense":
+            candidates = _ranked(dense, "dense")
+        else:
+            self.sync()
+            candidates = self._fuse(question, vector, dense, vectors, pool, window, p)
+        if p.mmr_lambda < 1.0:
+            return _mmr(candidates, vectors, k, p.mmr_lambda)
+        return candidates[:k]
+
+    def _lexical(self, question: str, k: int, window: Window) -> list[RetrievedChunk]:
+        since = date_number(window.since) if window.since else None
+        until = date_number(window.until) if window.until else None
+        return self.index.search(question, k, since, until, window.source)
+
+    def _fuse(self, question: str, vector: np.ndarray, dense: list[RetrievedChunk],
+              vectors: dict[str, np.ndarray], pool: int, window: Window, p: RetrievalParams) -> list[RetrievedChunk]:
+        lexical = self._lexical(question, pool, window)
+        dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
+        lexical_rank = {c.chunk_id: r for r, c in enumerate(lexical, start=1)}
+        chunks = {c.chunk_id: c for c in lexical} | {c.chunk_id: c for c in dense}
+        # Both scores for every candidate: cosine from stored vectors, BM25 restricted to the ids.
+        vectors.update(self.store.embeddings([i for i in chunks if i not in vectors]))
+        cosine = {i: float(vectors[i] @ vector) for i in chunks if i in vectors}
+        bm25 = {c.chunk_id: c.score for c in lexical}
+        unscored = [i for i in chunks if i not in bm25]
+        if unscored:
+            bm25.update(self.index.scores(question, unscored))
+        best_bm25 = max(bm25.values(), default=0.0) or 1.0
+        fused = {}
+        for i in chunks:
+            if p.fusion == "rrf":
+                fused[i] = sum(1 / (p.rrf_k + ranks[i]) for ranks in (dense_rank, lexical_rank) if i in ranks)
+            else:
+                fused[i] = p.alpha * cosine.get(i, 0.0) + (1 - p.alpha) * bm25.get(i, 0.0) / best_bm25
+        order = sorted(chunks, key=lambda i: fused[i], reverse=True)
+        return [chunks[i].model_copy(update={
+            "score": round(fused[i], 6), "dense_rank": dense_rank.get(i), "lexical_rank": lexical_rank.get(i),
+            "dense_score": round(cosine[i], 6) if i in cosine else None,
+            "lexical_score": round(bm25.get(i, 0.0), 6)}) for i in order]
+
+
+def _ranked(chunks: list[RetrievedChunk], side: str) -> list[RetrievedChunk]:
+    key, score = ("dense_rank", "dense_score") if side == "dense" else ("lexical_rank", "lexical_score")
+    return [c.model_copy(update={key: r, score: round(c.score, 6)}) for r, c in enumerate(chunks, start=1)]
+
+
+def _mmr(candidates: list[RetrievedChunk], vectors: dict[str, np.ndarray], k: int,
+         lam: float) -> list[RetrievedChunk]:
+    """Maximal marginal relevance over the candidates' stored vectors."""
+    if not candidates:
+        return []
+    top = max(c.score for c in candidates) or 1.0
+    chosen: list[RetrievedChunk] = []
+    rest = [c for c in candidates if c.chunk_id in vectors]
+    while rest and len(chosen) < k:
+        def gain(c: RetrievedChunk) -> float:
+            redundancy = max((float(vectors[c.chunk_id] @ vectors[s.chunk_id]) for s in chosen), default=0.0)
+            return lam * c.score / top - (1 - lam) * redundancy
+        best = max(rest, key=gain)
+        chosen.append(best)
+        rest.remove(best)
+    return chosen

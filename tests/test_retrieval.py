@@ -1,0 +1,94 @@
+"""Hybrid retrieval: the BM25 index stays consistent with Chroma through every kind of change,
+on one process and across "hosts" sharing a `chroma run` server; filters apply to both sides."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from rag.config import Settings
+from rag.lexical import fts_query
+from rag.pipeline import Filters, Pipeline
+from rag.types import Article
+from tests.conftest import SEED_QUESTION
+
+MILK = Article(id="omsk", title="Omsk dairy", text="The Zorblat dairy in Omsk signed a deal with Minsk. "
+               "It will ship cheese to Vietnam from 2026.", published_at="2025-03-01", source="wire")
+TRAM = Article(id="tram", title="Tram line", text="Kazan opened a tram line built by Zorblat engineers.",
+               published_at="2024-06-01", source="local")
+
+
+def lexical_ids(pipeline: Pipeline) -> set[str]:
+    pipeline.retriever.sync()
+    return pipeline.retriever.index.ids()
+
+
+def lexical(pipeline: Pipeline, query: str, filters: Filters = Filters()) -> list[str]:
+    params = replace(pipeline.retriever.params, method="lexical")
+    return [c.article_id for c in pipeline.retrieve(query, 10, filters, params)]
+
+
+def test_fts_query_never_passes_user_syntax_through():
+    assert fts_query('foo" OR bar* NEAR( -baz AND') == '"foo" OR "bar" OR "near" OR "baz"'
+    assert fts_query("the and of") == ""
+
+
+def test_the_index_follows_add_update_delete_and_restart(pipeline, embedder):
+    pipeline.ingest([MILK, TRAM])
+    assert lexical_ids(pipeline) == pipeline.store.all_chunk_ids()
+    assert set(lexical(pipeline, "Zorblat")) == {"omsk", "tram"}
+    pipeline.ingest([MILK.model_copy(update={"text": "The Quarnix dairy in Omsk closed."})])
+    assert lexical(pipeline, "Zorblat") == ["tram"] and lexical(pipeline, "Quarnix") == ["omsk"]
+    assert pipeline.delete_article("tram")
+    assert lexical(pipeline, "Zorblat") == [] and lexical_ids(pipeline) == pipeline.store.all_chunk_ids()
+    restarted = Pipeline(pipeline.settings, embedder=embedder)
+    assert lexical(restarted, "Quarnix") == ["omsk"]
+
+
+def test_writes_the_index_missed_are_picked_up(pipeline, embedder):
+    """A crash between the Chroma write and the index write, or a lost index file, heals itself."""
+    pipeline.ingest([MILK])
+    chunks = pipeline.chunk(TRAM, TRAM.content_hash)
+    pipeline.store.write_articles([(TRAM, TRAM.content_hash, chunks)], embedder.embed([c.text for c in chunks]))
+    assert set(lexical(pipeline, "Zorblat")) == {"omsk", "tram"}
+    pipeline.retriever.index.path.unlink()
+    pipeline.retriever.index.close()
+    fresh = Pipeline(pipeline.settings, embedder=embedder)
+    assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"}
+
+
+def test_two_hosts_on_one_chroma_server_see_each_others_writes(chroma_url, tmp_path, embedder):
+    settings = Settings(chroma_url=chroma_url, collection_prefix="hosts", data_dir=tmp_path / "a")
+    host_a = Pipeline(settings, embedder=embedder)
+    host_b = Pipeline(settings.model_copy(update={"data_dir": tmp_path / "b"}), embedder=embedder)
+    assert host_a.retriever.index.path != host_b.retriever.index.path
+    lexical(host_b, "Zorblat")  # b has synced (to an empty store) before a writes
+    host_a.ingest([MILK])
+    assert lexical(host_b, "Zorblat") == ["omsk"]
+    host_a.delete_article("omsk")
+    assert lexical(host_b, "Zorblat") == []
+
+
+@pytest.mark.parametrize("method", ["lexical", "hybrid", "dense"])
+def test_date_and_source_filters_apply_on_every_side(pipeline, method):
+    pipeline.ingest([MILK, TRAM])
+    params = replace(pipeline.retriever.params, method=method)
+
+    def ids(filters: Filters) -> set[str]:
+        return {c.article_id for c in pipeline.retrieve("Zorblat dairy tram", 10, filters, params)}
+
+    assert ids(Filters(since="2025-01-01")) == {"omsk"}
+    assert ids(Filters(until="2024-12-31")) == {"tram"}
+    assert ids(Filters(source="local")) == {"tram"}
+    assert ids(Filters(source="nowhere")) == set()
+
+
+def test_hybrid_results_explain_themselves(seeded_dir, minilm):
+    pipeline = Pipeline(Settings(data_dir=seeded_dir), embedder=minilm)
+    chunks = pipeline.retrieve("Babushkina Krynka", 5)
+    assert chunks[0].lexical_rank == 1 and "Babushkina Krynka" in chunks[0].text
+    assert all(c.dense_score is not None and c.dense_rank for c in chunks)
+    assert [c.score for c in chunks] == sorted((c.score for c in chunks), reverse=True)
+    dense_only = pipeline.retrieve(SEED_QUESTION, 5, params=replace(pipeline.retriever.params, method="dense"))
+    assert all(c.lexical_rank is None for c in dense_only)
