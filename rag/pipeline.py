@@ -118,7 +118,8 @@ class Pipeline:
         synced = self.retriever.in_sync()
         removed = self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group],
                                             vectors)
-        rows = [_lexical_row(article, c) for article, _, _, chunks in group for c in chunks]
+        rows = [_lexical_row(article, c, v)
+                for (article, c), v in zip(((a, c) for a, _, _, cs in group for c in cs), vectors, strict=True)]
         self.retriever.written(rows, removed, synced)
         for article, _, status, chunks in group:
             report.results.append((article.id, status, f"{len(chunks)} chunks"))
@@ -137,13 +138,13 @@ class Pipeline:
     def retriever(self):  # type: ignore[no-untyped-def]
         import hashlib
 
-        from rag.lexical import LexicalIndex
+        from rag.lexical import SCHEMA_VERSION, LexicalIndex
         from rag.retrieval import RetrievalParams, Retriever
 
         s = self.settings
         # One index file per store: the server URL (or "embedded") and the collection stem name it.
         where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
-        path = (s.lexical_dir or s.data_dir / "lexical") / f"{self.store.stem}-{where}.sqlite"
+        path = (s.lexical_dir or s.data_dir / "lexical") / f"{self.store.stem}-{where}-v{SCHEMA_VERSION}.sqlite"
         params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,  # type: ignore[arg-type]
                                  mmr_lambda=s.mmr_lambda)
         return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
@@ -274,7 +275,7 @@ class Pipeline:
                       citations=citations, retrieved=retrieved, verification=verification)
 
 
-def _lexical_row(article: Article, chunk: Chunk):  # type: ignore[no-untyped-def]
+def _lexical_row(article: Article, chunk: Chunk, vector):  # type: ignore[no-untyped-def]
     from rag.lexical import LexicalRow
     from rag.store import date_number
 
@@ -282,7 +283,7 @@ def _lexical_row(article: Article, chunk: Chunk):  # type: ignore[no-untyped-def
                                   end=chunk.end, text=chunk.text, title=article.title,
                                   published_at=article.published_at, source=article.source, score=0.0,
                                   starts_paragraph=chunk.starts_paragraph)
-    return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None)
+    return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None, vector)
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

@@ -28,7 +28,8 @@ class RetrievalParams:
     fusion: Literal["weighted", "rrf"] = "weighted"
     alpha: float = 0.8  # weighted: share of the dense score
     rrf_k: int = 60
-    pool: int = 30  # candidates taken from each side
+    pool: int = 30  # lexical candidates
+    dense_pool: int = 8  # dense candidates (each costs Chroma a document and metadata to return)
     mmr_lambda: float = 1.0  # 1.0 = no diversification
 
 
@@ -45,36 +46,44 @@ class Retriever:
         self.store = store
         self.index = index
         self.params = params
-        # With the embedded store this process is the only writer, so its own writes leave the
-        # index in sync; with a server, other writers may have written too and a sync decides.
+        # With the embedded store this process is the only writer: once synced, its own writes
+        # keep the index in step and no per-search check is needed. With a server, other
+        # processes write too, so every search compares generation tokens (one cheap read).
         self.single_process = single_process
+        self._synced = False
 
     # --- keeping the lexical index in step with the store ---------------------------------
 
     def sync(self) -> None:
-        token = self.store.generation()
-        if token == self.index.generation():  # None (never synced) never matches
+        if self.single_process and self._synced:
             return
-        stored = self.store.all_chunk_ids()
-        indexed = self.index.ids()
-        missing = sorted(stored - indexed)
-        rows = [LexicalRow(c, ts) for c, ts in self.store.chunks_with_dates(missing)]
-        self.index.replace(rows, drop_ids=indexed - stored)
-        self.index.set_generation(token)
-
-    def written(self, rows: Sequence[LexicalRow], removed: Sequence[str], synced_before: bool) -> None:
-        """After the store wrote `rows` and removed `removed`: mirror it without a full diff."""
-        self.index.replace(rows, drop_ids=removed)
-        if self.single_process and synced_before:
-            self.index.set_generation(self.store.generation())
+        token = self.store.generation()
+        if token != self.index.generation():  # None (never synced) never matches
+            stored = self.store.all_chunk_ids()
+            indexed = self.index.ids()
+            rows = [LexicalRow(c, ts, np.asarray(v, dtype=np.float32))
+                    for c, ts, v in self.store.chunks_for_index(sorted(stored - indexed))]
+            self.index.replace(rows, drop_ids=indexed - stored)
+            self.index.set_generation(token)
+        self._synced = True
 
     def in_sync(self) -> bool:
         return self.store.generation() == self.index.generation()
 
+    def written(self, rows: Sequence[LexicalRow], removed: Sequence[str], synced_before: bool) -> None:
+        """After the store wrote `rows` and removed `removed`: mirror it without a full diff."""
+        self.index.replace(rows, drop_ids=removed)
+        self._adopt(synced_before)
+
     def deleted(self, article_id: str, synced_before: bool) -> None:
         self.index.delete_article(article_id)
+        self._adopt(synced_before)
+
+    def _adopt(self, synced_before: bool) -> None:
         if self.single_process and synced_before:
             self.index.set_generation(self.store.generation())
+        else:
+            self._synced = False
 
     # --- searching ------------------------------------------------------------------------
 
@@ -85,41 +94,44 @@ class Retriever:
         pool = max(p.pool, k)
         if p.method == "dense" and p.mmr_lambda >= 1.0:
             return _ranked(self.store.query(vector, k, where), "dense")
+        self.sync()
+        match = self.index.match(question)
         if p.method == "lexical":
-            self.sync()
-            found = _ranked(self._lexical(question, pool, window)[:k], "lexical")
-            stored = self.store.embeddings([c.chunk_id for c in found])  # cosines, for answer scoring
-            return [c.model_copy(update={"dense_score": round(float(stored[c.chunk_id] @ vector), 6)})
-                    if c.chunk_id in stored else c for c in found]
-        dense, dense_vectors = self.store.query_with_vectors(vector, pool, where, vectors=True)
-        vectors = {c.chunk_id: np.asarray(v, dtype=np.float32) for c, v in zip(dense, dense_vectors, strict=True)}
+            found = _ranked(self._lexical(match, pool, window)[:k], "lexical")
+            vectors = self.index.vectors([c.chunk_id for c in found])  # cosines, for answer scoring
+            return [c.model_copy(update={"dense_score": round(float(vectors[c.chunk_id] @ vector), 6)})
+                    if c.chunk_id in vectors else c for c in found]
+        dense = self.store.query(vector, max(p.dense_pool, k), where)
         if p.method == "dense":
             candidates = _ranked(dense, "dense")
         else:
-            self.sync()
-            candidates = self._fuse(question, vector, dense, vectors, pool, window, p)
+            candidates = self._fuse(match, vector, dense, pool, window, p)
         if p.mmr_lambda < 1.0:
-            return _mmr(candidates, vectors, k, p.mmr_lambda)
+            return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
 
-    def _lexical(self, question: str, k: int, window: Window) -> list[RetrievedChunk]:
+    def _lexical(self, match: str, k: int, window: Window) -> list[RetrievedChunk]:
+        if not match:
+            return []
         since = date_number(window.since) if window.since else None
         until = date_number(window.until) if window.until else None
-        return self.index.search(question, k, since, until, window.source)
+        return self.index.search(match, k, since, until, window.source)
 
-    def _fuse(self, question: str, vector: np.ndarray, dense: list[RetrievedChunk],
-              vectors: dict[str, np.ndarray], pool: int, window: Window, p: RetrievalParams) -> list[RetrievedChunk]:
-        lexical = self._lexical(question, pool, window)
+    def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Window,
+              p: RetrievalParams) -> list[RetrievedChunk]:
+        lexical = self._lexical(match, pool, window)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         lexical_rank = {c.chunk_id: r for r, c in enumerate(lexical, start=1)}
         chunks = {c.chunk_id: c for c in lexical} | {c.chunk_id: c for c in dense}
-        # Both scores for every candidate: cosine from stored vectors, BM25 restricted to the ids.
-        vectors.update(self.store.embeddings([i for i in chunks if i not in vectors]))
-        cosine = {i: float(vectors[i] @ vector) for i in chunks if i in vectors}
+        # Both scores for every candidate: cosine from the vectors the index keeps, BM25 from a
+        # query restricted to the dense candidates.
+        cosine = {c.chunk_id: c.score for c in dense}
+        cosine.update({i: float(v @ vector) for i, v in
+                       self.index.vectors([i for i in chunks if i not in cosine]).items()})
         bm25 = {c.chunk_id: c.score for c in lexical}
         unscored = [i for i in chunks if i not in bm25]
         if unscored:
-            bm25.update(self.index.scores(question, unscored))
+            bm25.update(self.index.scores(match, unscored))
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         fused = {}
         for i in chunks:

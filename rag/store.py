@@ -177,31 +177,20 @@ class ChunkStore:
                 return ids
             offset += len(got)
 
-    def chunks_with_dates(self, ids: Sequence[str]) -> list[tuple[RetrievedChunk, int | None]]:
-        out: list[tuple[RetrievedChunk, int | None]] = []
-        for batch in _batches(list(ids), self.batch_size):
-            got = self.chunks.get(ids=batch, include=["documents", "metadatas"])
-            out += [(c, m.get("published_ts")) for c, m in zip(_chunks(got), got["metadatas"], strict=True)]
+    def chunks_for_index(self, ids: Sequence[str]) -> list[tuple[RetrievedChunk, int | None, Any]]:
+        """(chunk, published_ts, vector) for the lexical index."""
+        out: list[tuple[RetrievedChunk, int | None, Any]] = []
+        for batch in _batches(list(ids), min(self.batch_size, 1000)):
+            got = self.chunks.get(ids=batch, include=["documents", "metadatas", "embeddings"])
+            out += [(c, m.get("published_ts"), v)
+                    for c, m, v in zip(_chunks(got), got["metadatas"], got["embeddings"], strict=True)]
         return out
-
-    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        import numpy as np
-
-        if not ids:
-            return {}
-        got = self.chunks.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     # --- retrieval ------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
-        return self.query_with_vectors(vector, k, where)[0]
-
-    def query_with_vectors(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None,
-                           vectors: bool = False) -> tuple[list[RetrievedChunk], list[np.ndarray]]:
-        include = ["documents", "metadatas", "distances"] + (["embeddings"] if vectors else [])
         got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
-                                include=include)  # type: ignore[arg-type]
+                                include=["documents", "metadatas", "distances"])
         results = []
         for chunk_id, text, meta, distance in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
@@ -212,7 +201,7 @@ class ChunkStore:
                 published_at=meta.get("published_at"), source=meta.get("source"),
                 score=1.0 - float(distance), starts_paragraph=meta.get("para_start", True),
             ))
-        return results, (list(got["embeddings"][0]) if vectors else [])
+        return results
 
     def article_chunks(self, article_id: str) -> list[RetrievedChunk]:
         got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])

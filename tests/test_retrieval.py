@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from rag.config import Settings
-from rag.lexical import fts_query
+from rag.lexical import query_stems
 from rag.pipeline import Filters, Pipeline
 from rag.types import Article
 from tests.conftest import SEED_QUESTION
@@ -29,9 +29,11 @@ def lexical(pipeline: Pipeline, query: str, filters: Filters = Filters()) -> lis
     return [c.article_id for c in pipeline.retrieve(query, 10, filters, params)]
 
 
-def test_fts_query_never_passes_user_syntax_through():
-    assert fts_query('foo" OR bar* NEAR( -baz AND') == '"foo" OR "bar" OR "near" OR "baz"'
-    assert fts_query("the and of") == ""
+def test_query_terms_never_pass_user_syntax_through(pipeline):
+    assert query_stems('foo" OR bar* NEAR( -baz AND') == ["foo", "bar", "near", "baz"]
+    assert query_stems("the and of") == []
+    pipeline.ingest([MILK])
+    assert lexical(pipeline, 'Zorblat" OR "x* NEAR(') == ["omsk"]
 
 
 def test_the_index_follows_add_update_delete_and_restart(pipeline, embedder):
