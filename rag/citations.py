@@ -8,6 +8,7 @@ invisible characters and case; the span it returns is in the original text, so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 _FOLD = {
     **dict.fromkeys("‘’‚‛′`´", "'"),
@@ -24,7 +25,14 @@ class Normalised:
     origin: list[int]  # origin[i] = index in the original of normalised char i
 
 
+@lru_cache(maxsize=512)
 def normalise(text: str) -> Normalised:
+    """Folded text and its map back to the original (cached: articles are folded once per process;
+    callers must not mutate the result)."""
+    return _normalise(text)
+
+
+def _normalise(text: str) -> Normalised:
     out: list[str] = []
     origin: list[int] = []
     pending_space = False

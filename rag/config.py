@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     embedder: str = Field("local", pattern="^(local|openai)$")
     openai_embedding_model: str = "text-embedding-3-small"
+    embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")
 
     top_k: int = Field(8, ge=1, le=50)
     retrieval: str = Field("hybrid", pattern="^(dense|lexical|hybrid)$")

@@ -63,7 +63,7 @@ class Pipeline:
             return OpenAIEmbedder(self.settings.openai_embedding_model,
                                   os.environ.get("RAG_EMBEDDING_API_KEY") or os.environ.get("OPENAI_API_KEY"),
                                   os.environ.get("RAG_EMBEDDING_BASE_URL"))
-        return LocalMiniLM()
+        return LocalMiniLM(threads=self.settings.embed_threads)
 
     @cached_property
     def store(self) -> ChunkStore:
@@ -78,6 +78,13 @@ class Pipeline:
 
         enc = get_encoding(self.settings.encoding)
         return lambda texts: [len(t) for t in enc.encode_batch(texts, disallowed_special=())]
+
+    @cached_property
+    def _count_one(self) -> Callable[[str], int]:
+        """Token count of one text, cached: the same articles are sent whole again and again."""
+        from functools import lru_cache
+
+        return lru_cache(maxsize=1024)(lambda text: self._count_tokens([text])[0])
 
     def chunk(self, article: Article, digest: str | None = None) -> list[Chunk]:
         return chunk_article(
@@ -235,7 +242,7 @@ class Pipeline:
                 texts[article_id] = found[1]
             return texts[article_id]
 
-        sources = build_sources(chunks, article_text, lambda t: self._count_tokens([t])[0],
+        sources = build_sources(chunks, article_text, self._count_one,
                                 s.llm_context_tokens, s.llm_whole_article_tokens)
 
         def fallback(notice: str) -> Answer:

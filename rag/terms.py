@@ -43,7 +43,12 @@ def words(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> set[str]:
-    return {stem(w) for w in words(text) if w.lower() not in STOP_WORDS and len(w) > 1 or w.isdigit()}
+    return set(_content_terms(text))
+
+
+@lru_cache(maxsize=32768)
+def _content_terms(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(text) if w.lower() not in STOP_WORDS and len(w) > 1 or w.isdigit())
 
 
 def named_terms(question: str) -> set[str]:

@@ -20,6 +20,24 @@ from rag.terms import content_terms, named_terms, stem, words
 
 Embed = Callable[[list[str]], np.ndarray]
 
+
+class CachedEmbed:
+    """One answer's embeddings: texts seen before are not embedded again, and `prefetch` embeds
+    many texts in one call (one model run per batch instead of per sentence)."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo:
+            self._vectors.update(zip(todo, self._embed(todo), strict=True))
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.prefetch(texts)
+        return np.stack([self._vectors[t] for t in texts])
+
 _NEGATION = frozenset("""
 not no never none nobody nothing neither nor without cannot unable refuse refused refuses refusing
 decline declined declines declining deny denied denies reject rejected rejects fail failed fails
@@ -47,6 +65,7 @@ class ClaimParams:
     repair: float = 0.6  # a paraphrased quote is re-grounded at or above this
     support: float = 0.55  # an answer sentence is supported at or above this
     min_shared: int = 2  # content terms a claim must share with the text at least
+    sure_overlap: float = 0.9  # a sentence whose quotes hold this share of its terms needs no embedding
 
 
 def negations(text: str) -> frozenset[str]:
@@ -136,7 +155,7 @@ def supported(sentence: str, quotes: Sequence[str], embed: Embed | None, params:
     if (negations(sentence) and not negations(union)) or _opposite_direction(sentence, union):
         return False
     lexical = overlap(content_terms(sentence), content_terms(union) | content_terms(question))
-    if embed is None:
+    if embed is None or lexical >= params.sure_overlap:
         return lexical >= params.support
     vectors = embed([sentence, *quotes])
     dense = float(max(vectors[1:] @ vectors[0]))

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.sentences import split_paragraphs, split_sentences
 from rag.terms import content_terms, named_terms, words
@@ -191,13 +192,22 @@ class _Sentence:
 
 
 def _sentences(chunk: RetrievedChunk) -> Iterator[_Sentence]:
-    for ps, pe in split_paragraphs(chunk.text):
+    yield from _split(chunk.chunk_id, chunk.text, chunk.starts_paragraph)
+
+
+@lru_cache(maxsize=8192)
+def _split(chunk_id: str, text: str, starts_paragraph: bool) -> tuple[_Sentence, ...]:
+    """Sentence splitting is the costliest step of an answer and a chunk never changes (its id
+    holds its content hash), so each chunk is split once per process."""
+    found = []
+    for ps, pe in split_paragraphs(text):
         # A chunk may begin mid-paragraph (overlap); its first sentence then opens nothing.
-        opens_paragraph = ps > 0 or chunk.starts_paragraph
-        for k, (ss, se) in enumerate(split_sentences(chunk.text[ps:pe], offset=ps)):
-            text = chunk.text[ss:se]
-            lead = k == 0 and opens_paragraph and text[:1] not in _QUOTE_OPENERS
-            yield _Sentence(ss, se, ps, pe, text, lead)
+        opens_paragraph = ps > 0 or starts_paragraph
+        for k, (ss, se) in enumerate(split_sentences(text[ps:pe], offset=ps)):
+            sentence = text[ss:se]
+            lead = k == 0 and opens_paragraph and sentence[:1] not in _QUOTE_OPENERS
+            found.append(_Sentence(ss, se, ps, pe, sentence, lead))
+    return tuple(found)
 
 
 def _naming_articles(question: str, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:

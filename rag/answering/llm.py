@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.answering.claims import ClaimParams, Embed, negations, supported
+from rag.answering.claims import CachedEmbed, ClaimParams, Embed, negations, supported
 from rag.answering.prompts import REFUSAL, answer_messages
 from rag.answering.reply import ReplySplitter, parse_quotes, parse_reply
 from rag.answering.sources import Source
@@ -167,17 +167,20 @@ def _check_sentences(question: str, text: str, citations: Sequence[Citation], ch
     kinds = [s.kind for c in checked for s in c.spans[:1]]
     counts = {k: kinds.count(k) for k in ("verbatim", "reattributed", "repaired")}
     quotes = {c.n: c.quote for c in citations}
-    total, unsupported = 0, []
+    claims = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
         plain = _MARKER.sub("", sentence).strip()
         if len(content_terms(plain)) < 2:
             continue  # "Yes." is not a claim
-        total += 1
         cited = [quotes[int(n)] for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))
                  if int(n) in quotes]
-        if not supported(plain, cited or list(quotes.values()), ctx.embed, ctx.claims, question):
-            unsupported.append(plain)
+        claims.append((plain, cited or list(quotes.values())))
+    embed = CachedEmbed(ctx.embed) if ctx.embed else None
+    if embed:  # one model call for every sentence and quote of the answer
+        embed.prefetch([plain for plain, _ in claims] + list(quotes.values()))
+    unsupported = [plain for plain, cited in claims if not supported(plain, cited, embed, ctx.claims, question)]
+    total = len(claims)
     verification = Verification(
         quotes_total=len(checked), verified=counts["verbatim"], reattributed=counts["reattributed"],
         repaired=counts["repaired"], dropped=sum(1 for c in checked if not c.spans),
