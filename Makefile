@@ -8,7 +8,9 @@ EVAL_CORPUS = --corpus seeds --corpus evals/corpus
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install browser demo test pytest eval-gate eval lint clean
+BENCH_SIZES ?= 1000 10000
+
+.PHONY: install browser demo test pytest eval-gate eval lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +43,18 @@ eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json
 	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json
 	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
+
+## Benchmarks (minutes; never part of `make test`): results/*.json and benchmarks/RESULTS.md.
+## 100k chunks: make bench BENCH_SIZES="1000 10000 100000"
+bench: install
+	$(BIN)/python -m benchmarks.bench_ingest --chunks 1000
+	$(BIN)/python -m benchmarks.bench_query --sizes $(BENCH_SIZES)
+	$(BIN)/python -m benchmarks.bench_cli
+	$(BIN)/python -m benchmarks.bench_api
+	$(BIN)/python -m benchmarks.bench_llm
+	$(BIN)/python -m benchmarks.retrieval_sweep
+	$(BIN)/python -m benchmarks.llm_sources
+	$(BIN)/python -m benchmarks.report
 
 lint: install
 	$(BIN)/ruff check rag api tests benchmarks

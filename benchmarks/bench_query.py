@@ -11,6 +11,7 @@ Run: .venv/bin/python -m benchmarks.bench_query [--sizes 1000 10000 100000]  (wr
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from dataclasses import replace
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import summary_ms, write
+from benchmarks.common import RESULTS, summary_ms, write
 from benchmarks.corpus import articles, questions, sentence_bank
 from rag.config import Settings
 from rag.embedding import LocalMiniLM
@@ -88,7 +89,8 @@ def main() -> None:
     vectors = dict(zip(bank, model.embed(bank), strict=True))
     print(f"embedded {len(bank)} bank sentences in {time.perf_counter() - started:.1f} s", flush=True)
     asked = questions(bank, args.questions)
-    results = {}
+    previous = RESULTS / "query.json"  # other sizes measured earlier stay in the file
+    results = json.loads(previous.read_text()) if previous.exists() else {}
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             pipeline = Pipeline(Settings(data_dir=Path(tmp)), embedder=model)
@@ -99,7 +101,7 @@ def main() -> None:
             results[str(size)] = row
             print(size, {k: v if not isinstance(v, dict) else (v["p50_ms"], v["p95_ms"]) for k, v in row.items()},
                   flush=True)
-    write("query", results)
+    write("query", dict(sorted(results.items(), key=lambda kv: int(kv[0]))))
 
 
 if __name__ == "__main__":

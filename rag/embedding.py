@@ -133,7 +133,7 @@ class OpenAIEmbedder:
         from rag.tokens import get_encoding
 
         enc = get_encoding("cl100k_base")
-        return [len(t) for t in enc.encode_batch(texts, disallowed_special=())]
+        return [len(enc.encode_ordinary(t)) for t in texts]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import numpy as np

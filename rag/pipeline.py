@@ -7,9 +7,10 @@ answering -> citations -> Answer. Everything heavy (model, Chroma client) loads 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Literal, TypeVar
 
 from rag.answering.extractive import Params, extract
 from rag.answering.prompts import REFUSAL
@@ -20,7 +21,9 @@ from rag.errors import ConfigError, LoadError
 from rag.store import ChunkStore, collection_stem, open_client
 from rag.types import Answer, Article, Chunk, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
 
+T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
+Pending = tuple[Article, str, Status, list[Chunk]]  # an article to write: its hash, status and chunks
 Mode = Literal["auto", "extractive", "llm"]
 History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user" or "assistant"
 # Embedding runs over groups of this many chunks, so one article's failure stays its own.
@@ -77,7 +80,9 @@ class Pipeline:
         from rag.tokens import get_encoding
 
         enc = get_encoding(self.settings.encoding)
-        return lambda texts: [len(t) for t in enc.encode_batch(texts, disallowed_special=())]
+        # encode_ordinary per text, not encode_batch: the batch call starts a thread pool on every
+        # call, which cost more than the encoding itself for a sentence list (profiled).
+        return lambda texts: [len(enc.encode_ordinary(t)) for t in texts]
 
     @cached_property
     def _count_one(self) -> Callable[[str], int]:
@@ -109,19 +114,32 @@ class Pipeline:
                     progress(1)
             else:
                 todo.append((article, digest, "updated" if info else "added"))
-        group: list[tuple[Article, str, Status, list[Chunk]]] = []
+        # Three stages overlap: chunking the next group and writing the previous one run beside the
+        # model (onnxruntime releases the GIL), so ingestion costs little more than the model.
+        # Writes stay in order, one group at a time, so the crash-safe order holds.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-chunk") as chunker, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write") as writer:
+            pending_write = None
+            for group in _prefetched(chunker, self._groups(todo)):
+                vectors = self.embedder.embed([c.text for _, _, _, chunks in group for c in chunks])
+                if pending_write is not None:
+                    pending_write.result()  # surfaces a failed write before the next one starts
+                pending_write = writer.submit(self._write_group, group, vectors, report, progress)
+            if pending_write is not None:
+                pending_write.result()
+        return report
+
+    def _groups(self, todo: list[tuple[Article, str, Status]]) -> Iterator[list[Pending]]:
+        group: list[Pending] = []
         for article, digest, status in todo:
             group.append((article, digest, status, self.chunk(article, digest)))
             if sum(len(g[3]) for g in group) >= _EMBED_GROUP:
-                self._write_group(group, report, progress)
+                yield group
                 group = []
         if group:
-            self._write_group(group, report, progress)
-        return report
+            yield group
 
-    def _write_group(self, group, report: IngestReport, progress) -> None:  # type: ignore[no-untyped-def]
-        texts = [c.text for _, _, _, chunks in group for c in chunks]
-        vectors = self.embedder.embed(texts)
+    def _write_group(self, group, vectors, report: IngestReport, progress) -> None:  # type: ignore[no-untyped-def]
         synced = self.retriever.in_sync()
         removed = self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group],
                                             vectors)
@@ -280,6 +298,18 @@ class Pipeline:
                                     sentences_total=len(citations))
         return Answer(question=question, answer=text, refused=False, mode=mode,
                       citations=citations, retrieved=retrieved, verification=verification)
+
+
+def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:
+    """Yield from `items`, computing up to `ahead` of them in `pool` before they are asked for."""
+    sentinel = object()
+    futures = [pool.submit(next, items, sentinel) for _ in range(ahead)]
+    while True:
+        item = futures.pop(0).result()
+        if item is sentinel:
+            return
+        futures.append(pool.submit(next, items, sentinel))
+        yield item  # type: ignore[misc]
 
 
 def _lexical_row(article: Article, chunk: Chunk, vector):  # type: ignore[no-untyped-def]

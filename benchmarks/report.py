@@ -1,0 +1,89 @@
+"""benchmarks/RESULTS.md from results/*.json (what `make bench` measured) and optimisations.md
+(what was changed because of it, with before/after numbers)."""
+
+from __future__ import annotations
+
+import json
+import platform
+
+from benchmarks.common import RESULTS, ROOT
+
+
+def load(name: str) -> dict | None:  # type: ignore[type-arg]
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def main() -> None:
+    lines = ["# Benchmark results", "",
+             f"Measured by `make bench` on this machine ({platform.machine()}, {_cores()} cores, "
+             f"Python {platform.python_version()}); raw JSON in `benchmarks/results/`. Timings, never asserted in "
+             "tests.", ""]
+    ingest = load("ingest")
+    if ingest:
+        lines += ["## Ingestion (`bench_ingest.py`)", "",
+                  "| chunks | tokens | `rag ingest` process | raw embedder, same texts | chunks/s | tokens/s | "
+                  "efficiency (raw/process, target ≥ 0.9) | re-ingest unchanged (target ≤ 0.05) |",
+                  "|---|---|---|---|---|---|---|---|",
+                  f"| {ingest['chunks']} | {ingest['tokens']} | {ingest['process_s']} s | {ingest['raw_embedder_s']} s | "
+                  f"{ingest['chunks_per_s']} | {ingest['tokens_per_s']} | {ingest['efficiency']} "
+                  f"({verdict(ingest['efficiency'] >= 0.9)}) | {ingest['reingest_s']} s = {ingest['reingest_ratio']} "
+                  f"({verdict(ingest['reingest_ratio'] <= 0.05)}) |", ""]
+    query = load("query")
+    if query:
+        lines += ["## Query latency (`bench_query.py`), ms p50 / p95", "",
+                  "| chunks | floor: embed + vector query | dense retrieval | hybrid retrieval (default) | "
+                  "extractive answer |", "|---|---|---|---|---|"]
+        for row in query.values():
+            cells = [f"{row[k]['p50_ms']:.1f} / {row[k]['p95_ms']:.1f}" for k in
+                     ("floor_embed_plus_query", "retrieval_dense", "retrieval_hybrid", "answer_extractive")]
+            lines.append(f"| {row['chunks']} | " + " | ".join(cells) + " |")
+        lines += ["", "Targets: retrieval p50 within 1.5 ms of the floor; ≤ 15 ms retrieval and ≤ 60 ms answer at 100k "
+                  "chunks (100k is opt-in: `make bench BENCH_SIZES='1000 10000 100000'`).", ""]
+    cli = load("cli")
+    if cli:
+        lines += ["## CLI cold start (`bench_cli.py`)", "",
+                  f"`rag ask` from process start to printed answer: median {cli['ask_median_s']} s, max "
+                  f"{cli['ask_max_s']} s over {cli['runs']} runs (target ≤ 1.3 s: "
+                  f"{verdict(cli['ask_median_s'] <= 1.3)}); importing numpy, onnxruntime, tokenizers and chromadb alone "
+                  f"takes {cli['import_floor_median_s']} s; `rag --help` {cli['help_median_s']} s.", ""]
+    api = load("api")
+    if api:
+        lines += ["## API under load (`bench_api.py`)", "",
+                  f"{api['endpoint']}, one `rag serve` process (embedding threads: {api['embed_threads']}), load "
+                  f"generator on the same 2 cores. Server RSS {api['server_rss_mb_before']} → "
+                  f"{api['server_rss_mb_after']} MB.", "",
+                  "| concurrency | requests | errors | requests/s | p50 ms | p95 ms | p99 ms |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {lv['concurrency']} | {lv['requests']} | {lv['errors']} | {lv['requests_per_s']} | {lv['p50_ms']:.1f} "
+                  f"| {lv['p95_ms']:.1f} | {lv['p99_ms']:.1f} |" for lv in api["levels"]]
+        top = api["levels"][-1]
+        lines += ["", f"Target ≥ 100 requests/s at concurrency 16 with 0 errors: "
+                  f"{verdict(top['requests_per_s'] >= 100 and top['errors'] == 0)}.", ""]
+    llm = load("llm")
+    if llm:
+        lines += ["## LLM mode overhead (`bench_llm.py`)", "",
+                  f"Fake OpenAI-compatible server answering at once, {llm['questions']} questions: the pipeline adds "
+                  f"p50 {llm['overhead']['p50_ms']:.1f} ms / p95 {llm['overhead']['p95_ms']:.1f} ms around the LLM's own "
+                  f"{llm['llm_call']['p50_ms']:.1f} ms (target ≤ 25 ms p50: {verdict(llm['overhead']['p50_ms'] <= 25)}); "
+                  f"time to first streamed token p50 {llm['time_to_first_token']['p50_ms']:.1f} ms.", ""]
+    notes = ROOT / "benchmarks" / "optimisations.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
+    out = ROOT / "benchmarks" / "RESULTS.md"
+    out.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {out}")
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()
