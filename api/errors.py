@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import ConfigError, RagError, StoreUnavailable
+from rag.store import is_connection_error
 
 log = logging.getLogger("rag_api")
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -61,24 +62,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_store_outage(exc):
+        if is_connection_error(exc):
             return error_response(503, "the vector store is unreachable; try again shortly")
+        if type(exc).__module__.startswith("chromadb"):  # the store failed, not the request
+            log.error("vector store error on %s %s: %s", request.method, request.url.path, exc)
+            return error_response(503, "the vector store failed to answer; try again shortly")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error")
-
-
-def is_store_outage(exc: BaseException) -> bool:
-    """Chroma's HTTP client surfaces a stopped server as httpx or plain connection errors."""
-    import httpx
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (httpx.TransportError, ConnectionError)):
-            return True
-        if "Could not connect to" in str(seen) or "Connection refused" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class BodyLimit:

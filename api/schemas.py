@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag.types import ArticleInfo, RetrievedChunk
 
@@ -12,11 +13,23 @@ MAX_QUESTION_CHARS = 4000
 SEED_QUESTION = "What did Belarus offer Astrakhan?"
 
 
+def real_date(value: str | None) -> str | None:
+    """YYYY-MM-DD that is a real calendar date (the pattern alone lets 0000-00-00 through)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)") from None
+
+
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
     until: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
     source: str | None = None
+
+    _dates = field_validator("since", "until")(real_date)
 
 
 class Turn(BaseModel):

@@ -54,6 +54,23 @@ def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-unty
     return chromadb.PersistentClient(path=str(data_dir), settings=chroma_settings)
 
 
+def is_connection_error(exc: BaseException) -> bool:
+    """Chroma's HTTP client surfaces a stopped server as httpx, plain connection or generic errors
+    naming the connection; this recognises them along the exception chain."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError, StoreUnavailable)):
+            return True
+        text = str(seen)
+        if "Could not connect to" in text or "Connection refused" in text or "connection" in text.lower() and \
+                "error" in text.lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def date_number(iso: str) -> int:
     """A date as seconds since the epoch (UTC midnight), so range filters are numeric."""
     return int(datetime.combine(date.fromisoformat(iso), datetime.min.time(), UTC).timestamp())
@@ -189,8 +206,15 @@ class ChunkStore:
     # --- retrieval ------------------------------------------------------------------------
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
-        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
-                                include=["documents", "metadatas", "distances"])
+        try:
+            got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                    include=["documents", "metadatas", "distances"])
+        except Exception as exc:
+            # A `chroma run` server answers a query on a collection whose first vectors are still
+            # being written with "Nothing found on disk" (seen with concurrent ingests): nothing to find yet.
+            if "Nothing found on disk" in str(exc):
+                return []
+            raise
         results = []
         for chunk_id, text, meta, distance in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True

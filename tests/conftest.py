@@ -58,31 +58,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A real `chroma run` server on loopback, started for this test session."""
+def start_chroma(path: Path, port: int) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A real `chroma run` server on loopback, returned once it answers its heartbeat."""
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     assert exe, "the `chroma` command (from the chromadb package) is missing: run `make install`"
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "wb")
-    proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    path.mkdir(parents=True, exist_ok=True)
+    log = open(path / "server.log", "ab")
+    proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).read()
+            return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"chroma run did not start; see {path / 'server.log'}") from None
             time.sleep(0.2)
-    yield url
+
+
+def stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
     proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real `chroma run` server on loopback, started for this test session."""
+    port = _free_port()
+    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -144,11 +155,12 @@ def llm_pipeline(seeded_dir: Path, minilm: LocalMiniLM, fake_llm):  # type: igno
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
-    """`rag serve` as a real process on a free loopback port; yields its base URL."""
+def serving(env: dict[str, str], *args: str, log_path: Path | None = None):  # type: ignore[no-untyped-def]
+    """`rag serve` as a real process on a free loopback port; yields its base URL. Its output goes
+    to `log_path` when given."""
     port = _free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | env
-    log = tempfile.TemporaryFile()
+    log = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), *args],
                             env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

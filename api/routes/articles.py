@@ -79,7 +79,7 @@ def _label(record: Any, where: str) -> str:
 
 
 @router.get("/v1/articles", response_model=ArticleList, summary="Articles, paged")
-def list_articles(pipeline: PipelineDep, offset: Annotated[int, Query(ge=0)] = 0,
+def list_articles(pipeline: PipelineDep, offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ArticleList:
     return ArticleList(articles=pipeline.store.list_articles(offset, limit), offset=offset, limit=limit,
                        total=pipeline.store.count_articles())

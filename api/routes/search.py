@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from rag.pipeline import Filters
 from rag_api.deps import PipelineDep
-from rag_api.schemas import MAX_QUESTION_CHARS, SearchOut
+from rag_api.schemas import MAX_QUESTION_CHARS, SearchOut, real_date
 
 router = APIRouter(tags=["retrieval"])
 DATE = r"^\d{4}-\d{2}-\d{2}$"
@@ -20,4 +20,8 @@ def search(pipeline: PipelineDep,
            since: Annotated[str | None, Query(pattern=DATE)] = None,
            until: Annotated[str | None, Query(pattern=DATE)] = None,
            source: str | None = None) -> SearchOut:
+    try:
+        since, until = real_date(since), real_date(until)
+    except ValueError as exc:
+        raise HTTPException(422, f"since/until: {exc}") from None
     return SearchOut(query=q, results=pipeline.retrieve(q, k, Filters(since, until, source)))

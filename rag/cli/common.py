@@ -39,6 +39,14 @@ def user_errors() -> Iterator[None]:
         yield
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        from rag.store import is_connection_error
+
+        if not is_connection_error(exc):
+            raise
+        raise click.ClickException(
+            f"the Chroma server stopped answering ({type(exc).__name__}: {str(exc)[:200]}); start it again and "
+            "re-run the command: what was written is kept and unchanged articles are skipped") from None
 
 
 def date_option(name: str, help_text: str) -> Callable[[F], F]:
