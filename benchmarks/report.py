@@ -44,6 +44,15 @@ def main() -> None:
             lines.append(f"| {row['chunks']} | " + " | ".join(cells) + " |")
         lines += ["", "Targets: retrieval p50 within 1.5 ms of the floor; ≤ 15 ms retrieval and ≤ 60 ms answer at 100k "
                   "chunks (100k is opt-in: `make bench BENCH_SIZES='1000 10000 100000'`).", ""]
+        for row in query.values():
+            floor = row["floor_embed_plus_query"]["p50_ms"]
+            gaps = {side: row[f"retrieval_{side}"]["p50_ms"] - floor for side in ("dense", "hybrid")}
+            verdicts = [f"{side} {gap:+.1f} ms over the floor ({verdict(gap <= 1.5)})" for side, gap in gaps.items()]
+            if row["chunks"] >= 100_000:
+                verdicts += [f"hybrid ≤ 15 ms: {verdict(row['retrieval_hybrid']['p50_ms'] <= 15)}",
+                             f"answer ≤ 60 ms: {verdict(row['answer_extractive']['p50_ms'] <= 60)}"]
+            lines.append(f"- {row['chunks']} chunks: " + "; ".join(verdicts))
+        lines.append("")
     cli = load("cli")
     if cli:
         lines += ["## CLI cold start (`bench_cli.py`)", "",
