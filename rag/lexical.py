@@ -20,7 +20,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,33 +100,31 @@ class LexicalIndex:
     def replace(self, rows: Sequence[LexicalRow], drop_ids: Iterable[str] = ()) -> None:
         """Drop `drop_ids`, then (re)write `rows`, in one transaction."""
         drop = list(drop_ids) + [r.chunk.chunk_id for r in rows]
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._drop(drop)
-                for r in rows:
-                    c = r.chunk
-                    cursor = self.conn.execute("INSERT INTO rows (chunk_id, v) VALUES (?, ?)",
-                                               (c.chunk_id, np.asarray(r.vector, dtype=np.float32).tobytes()))
-                    self.conn.execute(
-                        "INSERT INTO chunks (rowid, terms, title_terms, text, title, chunk_id, article_id, idx, start,"
-                        " end_, published_at, published_ts, source, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (cursor.lastrowid, stems_of(c.text), stems_of(c.title), c.text, c.title, c.chunk_id,
-                         c.article_id, c.index, c.start, c.end, c.published_at, r.published_ts, c.source,
-                         int(c.starts_paragraph)))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._rows = None
+        with self._transaction():
+            self._drop(drop)
+            for r in rows:
+                c = r.chunk
+                cursor = self.conn.execute("INSERT INTO rows (chunk_id, v) VALUES (?, ?)",
+                                           (c.chunk_id, np.asarray(r.vector, dtype=np.float32).tobytes()))
+                self.conn.execute(
+                    "INSERT INTO chunks (rowid, terms, title_terms, text, title, chunk_id, article_id, idx, start,"
+                    " end_, published_at, published_ts, source, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (cursor.lastrowid, stems_of(c.text), stems_of(c.title), c.text, c.title, c.chunk_id,
+                     c.article_id, c.index, c.start, c.end, c.published_at, r.published_ts, c.source,
+                     int(c.starts_paragraph)))
 
     def delete_article(self, article_id: str) -> None:
+        with self._transaction():
+            self._drop([r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks WHERE article_id = ?",
+                                                        (article_id,))])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One writer at a time (this process's lock, then SQLite's across processes), all or nothing."""
         with self._lock:
-            ids = [r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks WHERE article_id = ?", (article_id,))]
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                self._drop(ids)
+                yield
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")

@@ -177,9 +177,5 @@ def serving(env: dict[str, str], *args: str, log_path: Path | None = None):  # t
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
