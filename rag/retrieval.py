@@ -130,7 +130,7 @@ class Retriever:
                        self.index.vectors([i for i in chunks if i not in cosine]).items()})
         bm25 = {c.chunk_id: c.score for c in lexical}
         unscored = [i for i in chunks if i not in bm25]
-        if unscored:
+        if unscored and len(lexical) >= pool:  # a shorter list holds every chunk that matches at all
             bm25.update(self.index.scores(match, unscored))
         best_bm25 = max(bm25.values(), default=0.0) or 1.0
         fused = {}

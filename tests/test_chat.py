@@ -58,3 +58,25 @@ def test_chat_with_piped_input_answers_each_line_and_exits(chat_env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Sources:") == 1  # the second question is refused
     assert "The articles I have do not say." in result.stdout and "you>" not in result.stdout
+
+
+def test_chat_streams_llm_answers_in_a_terminal(chat_env, fake_llm):
+    fake_llm.enqueue('QUOTES:\n[1] (source 1) "Belarusian agricultural machinery is widely used in the fields of '
+                     'the Russian region."\nANSWER:\n'
+                     'Belarusian farm machinery is widely used in the Russian region [1].')
+    env = chat_env | {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    child = pexpect.spawn(sys.executable, ["-m", "rag", "chat"], env=env, encoding="utf-8", timeout=60,
+                          dimensions=(40, 200))
+    try:
+        child.expect("you> ")
+        child.sendline(SEED_QUESTION)
+        child.expect(r"Belarusian farm machinery is widely used in the Russian region \[1\]\.")
+        child.expect("Sources:")
+        child.expect("“Belarusian agricultural machinery is widely used in the fields of the Russian region")
+        child.expect("you> ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert fake_llm.requests and fake_llm.requests[0]["stream"] is True
