@@ -126,6 +126,12 @@ def test_the_fixed_refusal_is_a_refusal(llm_pipeline, fake_llm):
     assert answer.refused and answer.answer == REFUSAL and answer.citations == [] and answer.mode == "llm"
 
 
+def test_quotes_followed_by_the_fixed_refusal_are_a_refusal(llm_pipeline, fake_llm):
+    fake_llm.enqueue(reply([(1, MACHINERY)], REFUSAL))
+    answer = llm_pipeline().ask("What is the population of Astrakhan Oblast?")
+    assert answer.refused and answer.citations == []
+
+
 def test_a_hedge_with_no_quotes_is_a_refusal(llm_pipeline, fake_llm):
     fake_llm.enqueue("The population is not given in the sources, but it is probably around a million.")
     answer = llm_pipeline().ask("What is the population of Astrakhan Oblast?")

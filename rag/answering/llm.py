@@ -118,7 +118,8 @@ def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Se
     text = _tidy(map_markers(reply.answer, mapping))
     verification, unsupported = _check_sentences(question, text, citations, checked, ctx)
     claims_hold = verification.sentences_total == 0 or verification.unsupported_sentences < verification.sentences_total
-    if citations and claims_hold:  # ("Machinery [1]." makes no claim of its own; its quote does)
+    refused_only = _is_refusal(reply.answer) and verification.sentences_total == 0  # quotes, then "do not say"
+    if citations and claims_hold and not refused_only:  # ("Machinery [1]." makes no claim of its own; its quote does)
         yield Final(answer=Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
                                   retrieved=retrieved, verification=verification, unsupported=unsupported))
         return
