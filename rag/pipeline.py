@@ -19,7 +19,18 @@ from rag.config import Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
 from rag.store import ChunkStore, collection_stem, open_client
-from rag.types import Answer, Article, Chunk, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
+from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
+    Answer,
+    Article,
+    Chunk,
+    Citation,
+    Filters,
+    Final,
+    Retrieved,
+    RetrievedChunk,
+    Token,
+    Verification,
+)
 
 T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
@@ -36,13 +47,6 @@ class IngestReport:
 
     def count(self, status: Status) -> int:
         return sum(1 for _, s, _ in self.results if s == status)
-
-
-@dataclass(frozen=True)
-class Filters:
-    since: str | None = None
-    until: str | None = None
-    source: str | None = None
 
 
 class Pipeline:
@@ -175,11 +179,8 @@ class Pipeline:
         return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
 
     def retrieve(self, question: str, k: int, filters: Filters = Filters(), params=None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
-        from rag.retrieval import Window
-
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        return self.retriever.retrieve(question, vector, k, Window(filters.since, filters.until, filters.source),
-                                       params)
+        return self.retriever.retrieve(question, vector, k, filters, params)
 
     def resolve_mode(self, mode: Mode) -> Literal["extractive", "llm"]:
         if mode == "auto":

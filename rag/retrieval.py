@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.lexical import LexicalIndex, LexicalRow
 from rag.store import ChunkStore, build_where, date_number
-from rag.types import RetrievedChunk
+from rag.types import Filters, RetrievedChunk
 
 Method = Literal["dense", "lexical", "hybrid"]
 
@@ -31,13 +31,6 @@ class RetrievalParams:
     pool: int = 30  # lexical candidates
     dense_pool: int = 8  # dense candidates (each costs Chroma a document and metadata to return)
     mmr_lambda: float = 1.0  # 1.0 = no diversification
-
-
-@dataclass(frozen=True)
-class Window:
-    since: str | None = None
-    until: str | None = None
-    source: str | None = None
 
 
 class Retriever:
@@ -87,7 +80,7 @@ class Retriever:
 
     # --- searching ------------------------------------------------------------------------
 
-    def retrieve(self, question: str, vector: np.ndarray, k: int, window: Window = Window(),
+    def retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters = Filters(),
                  params: RetrievalParams | None = None) -> list[RetrievedChunk]:
         p = params or self.params
         where = build_where(window.since, window.until, window.source)
@@ -110,14 +103,14 @@ class Retriever:
             return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
 
-    def _lexical(self, match: str, k: int, window: Window) -> list[RetrievedChunk]:
+    def _lexical(self, match: str, k: int, window: Filters) -> list[RetrievedChunk]:
         if not match:
             return []
         since = date_number(window.since) if window.since else None
         until = date_number(window.until) if window.until else None
         return self.index.search(match, k, since, until, window.source)
 
-    def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Window,
+    def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Filters,
               p: RetrievalParams) -> list[RetrievedChunk]:
         lexical = self._lexical(match, pool, window)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which articles a question may draw on; applied on the dense and the lexical side alike."""
+
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None
+    source: str | None = None
 
 
 class _Frozen(BaseModel):

@@ -33,28 +33,36 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
     import sys
 
     from rag.pipeline import Filters
-    from rag.types import Final
-
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
-    live = sys.stdout.isatty() and not as_json
-    shown = ""
     with user_errors():
-        for event in pipeline.ask_stream(question, top_k, Filters(since, until, source), mode):  # type: ignore[arg-type]
-            if isinstance(event, Final):
-                answer = event.answer
-            elif live:
-                click.echo(event.text, nl=False)
-                shown += event.text
+        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)  # type: ignore[arg-type]
+        answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
         click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
         return
+    print_answer_details(answer)
+
+
+def show_answer_text(events, live: bool, text: bool = True):  # type: ignore[no-untyped-def]
+    """Print answer text as it streams (when `live`), then make sure what stands on screen is the
+    final, verified answer; return that answer."""
+    from rag.types import Final
+
+    shown = ""
+    for event in events:
+        if isinstance(event, Final):
+            answer = event.answer
+        elif live:
+            click.echo(event.text, nl=False)
+            shown += event.text
     if shown and shown != answer.answer:
         click.echo("\n\n(The text above could not be verified; this answer replaces it.)")
         shown = ""
-    click.echo(answer.answer if not shown else "")
-    print_answer_details(answer)
+    if text:
+        click.echo(answer.answer if not shown else "")
+    return answer
 
 
 def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from rag.cli.ask import print_answer_details
+from rag.cli.ask import print_answer_details, show_answer_text
 from rag.cli.common import get_pipeline, user_errors
 
 HELP = """Commands:
@@ -51,20 +51,9 @@ class Chat:
         return True
 
     def answer(self, question: str) -> None:
-        from rag.types import Final
-
-        shown = ""
         with user_errors():
-            for event in self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history):
-                if isinstance(event, Final):
-                    answer = event.answer
-                elif self.live:
-                    click.echo(event.text, nl=False)
-                    shown += event.text
-        if shown and shown != answer.answer:
-            click.echo("\n(The text above could not be verified; this answer replaces it.)")
-            shown = ""
-        click.echo(answer.answer if not shown else "")
+            events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history)
+            answer = show_answer_text(events, self.live)
         if answer.standalone_question:
             click.echo(f"(searched for: {answer.standalone_question})")
         print_answer_details(answer)
