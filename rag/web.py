@@ -96,7 +96,7 @@ def _entry(raw: Any, position: int) -> Entry:
     key = (raw.get("id") or "").strip() or link or ""
     title = (raw.get("title") or "").strip() or None
     fingerprint = hashlib.sha256(json.dumps(
-        [key, link, title, raw.get("updated") or raw.get("published") or "", text or ""], ensure_ascii=False
+        [key, link, title, dict.get(raw, "updated") or dict.get(raw, "published") or "", text or ""], ensure_ascii=False
     ).encode()).hexdigest()[:24]
     return Entry(key=key, link=link, title=title, published_at=published, text=text or None,
                  fingerprint=fingerprint, position=position)
