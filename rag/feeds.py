@@ -194,6 +194,7 @@ class FeedResult:
     problems: list[Problem] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0,
                                                                 "failed": 0})
+    changed: int = 0  # new or changed entries taken this pass
     deferred: int = 0
 
     def line(self) -> str:
@@ -203,9 +204,7 @@ class FeedResult:
             return f"{self.url}: not modified (304)"
         if self.status == "skipped":
             return f"{self.url}: skipped (another watcher is polling it)"
-        o = self.outcomes
-        return (f"{self.url}: {self.entries} entries; {o['new']} new, {o['updated']} updated, "
-                f"{o['unchanged']} unchanged, {o['failed']} failed"
+        return (f"{self.url}: {self.entries} entries, {self.changed} new or changed"
                 + (f", {self.deferred} left for the next pass" if self.deferred else ""))
 
 
@@ -333,6 +332,7 @@ def _poll_feed(state: FeedState, fetcher: Fetcher, max_entries: int) -> _Polled:
                                                   "(RAG_FEED_MAX_ENTRIES), the rest wait for the next",
                                        failed=False))
         todo = todo[:max_entries]
+    result.changed = len(todo)
     for entry in todo:
         work = _entry_work(entry, feed, fetcher, result)
         if work is not None:
@@ -398,7 +398,9 @@ def _save(store: FeedStore, p: _Polled) -> None:
     state.last_checked = _now()
     state.last_status = p.result.status
     failures = [x for x in p.result.problems if x.failed]
-    state.last_error = failures[0].line() if failures else None
+    first = failures[0] if failures else None
+    state.last_error = None if first is None else (
+        first.reason if first.where == state.url else f"{first.where}: {first.reason}")
     if p.response is not None and p.response.status != 304 and not p.truncated and not failures:
         # Validators are kept only when everything listed was taken: otherwise the next pass would
         # get a 304 and never see the entries left over.

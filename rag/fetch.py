@@ -299,15 +299,19 @@ class Fetcher:
         return parser
 
     def _fetch_robots(self, url: str) -> str:
-        """RFC 9309: a 4xx means no rules (""); a 5xx or an unreachable file means stay out for now."""
+        """RFC 9309: a 4xx means no rules (""); a 5xx means stay out for now. An unreachable host is
+        reported as such: its pages could not be fetched either."""
         current = _origin(url) + "/robots.txt"
         for _ in range(5):
             try:
-                response = self._get_once(url, current, {})
+                response = self._get_once(current, current, {})
             except FetchError as exc:
                 if exc.reason.startswith("HTTP 4"):
                     return ""
-                raise FetchError(url, f"robots.txt unavailable, so not fetched: {exc.reason}") from None
+                if exc.reason.startswith("HTTP "):
+                    raise FetchError(url, f"robots.txt answered {exc.reason}, so the site is not fetched "
+                                          "for now (RFC 9309)") from None
+                raise FetchError(url, exc.reason) from None
             if response.status in _REDIRECTS and response.headers.get("location"):
                 current = urljoin(current, response.headers["location"])
                 continue

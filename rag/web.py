@@ -68,9 +68,9 @@ def parse_feed(response: Response) -> Feed:
                               resolve_relative_uris=True)
     if not parsed.get("version") and not parsed.entries:
         problem = parsed.get("bozo_exception")
-        detail = f": {_first_line(problem)}" if problem else ""
-        raise LoadError(where, f"not an RSS or Atom feed (not well-formed XML{detail})" if problem
-                        else "not an RSS or Atom feed (no <rss>, <feed> or <rdf:RDF> root)")
+        kind = response.content_type or "no content type"
+        raise LoadError(where, f"not an RSS or Atom feed ({kind}; not well-formed XML: {_first_line(problem)})"
+                        if problem else f"not an RSS or Atom feed ({kind}; no <rss>, <feed> or <rdf:RDF> root)")
     warning = None
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and problem is not None:

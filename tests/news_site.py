@@ -23,8 +23,8 @@ ARTICLES = {
         "paragraphs": [
             "The council of the harbour town of Velmora voted on Tuesday to build a tidal power plant in the "
             "old ferry basin, ending a debate that had run for almost four years.",
-            "The Velmora tidal plant will have six turbines and is expected to supply about 4,000 homes once it is finished. "
-            "Construction is planned to start next spring and to take two years.",
+            "The Velmora tidal plant will have six turbines and is expected to supply about 4,000 homes once it "
+            "is finished. Construction is planned to start next spring and to take two years.",
             "Mayor Ilse Brandvold said the project would cost 38 million euros, most of it paid by a regional "
             "energy fund. Fishermen who use the basin will be given new moorings on the north quay.",
             "Opponents on the council argued that the turbines could harm the seal colony near the breakwater. "

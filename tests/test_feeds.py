@@ -152,6 +152,7 @@ def test_entry_faults_each_name_their_url_and_the_good_entries_are_kept(site, ma
     latin1 = article_html(base, "orsk-library").replace("flood", "flöod").encode("latin-1")
     site.set("/news/wrong-charset", latin1, "text/html; charset=utf-8")
     site.set("/private/members-only", article_html(base, "dunmere-rail"))
+    site.routes["/news/tarnberg-glass"].delay_s = 0.5  # slow, but within the timeout
     items = [
         {"title": "Council minutes", "guid": "no-link-1", "date": "2026-03-01"},  # no link, no text
         {"title": "Annual report", "link": f"{base}/files/report.pdf", "guid": "pdf"},
