@@ -102,6 +102,11 @@ class _Host:
 
 def check_url(url: str) -> str:
     """The URL without its fragment, or a FetchError saying why it is not one we fetch."""
+    if len(url) > 2000:
+        raise FetchError(url[:80] + "…", "URL longer than 2,000 characters")
+    if any(ch.isspace() or ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in url.strip()):
+        raise FetchError(url.strip()[:200].encode("utf-8", "replace").decode(),
+                         "not a valid URL (it contains spaces, control characters or unpaired surrogates)")
     try:
         parts = urlsplit(url.strip())
     except ValueError as exc:
@@ -220,13 +225,13 @@ class Fetcher:
                 with self.client.stream("GET", url, headers=headers) as r:
                     out_headers = {k.lower(): v for k, v in r.headers.items()}
                     if r.status_code in _RETRY_STATUS:
-                        raise _Retryable(f"HTTP {r.status_code} {r.reason_phrase}".strip(),
+                        raise _Retryable(_status(r.status_code),
                                          _retry_after(out_headers.get("retry-after")))
                     if r.status_code in _REDIRECTS or r.status_code == 304:
                         return Response(asked, url, r.status_code, out_headers)
                     if r.status_code >= 400 or r.status_code < 200:
                         where = f" at {url}" if url != asked else ""
-                        raise FetchError(asked, f"HTTP {r.status_code} {r.reason_phrase}".strip() + where)
+                        raise FetchError(asked, _status(r.status_code) + where)
                     body = self._read_limited(asked, r)
                     return Response(asked, url, r.status_code, out_headers, body)
             except httpx.TimeoutException as exc:
@@ -322,6 +327,16 @@ class Fetcher:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _status(code: int) -> str:
+    """'HTTP 404 Not Found', with the standard phrase: the server's own phrase is not echoed to a terminal."""
+    from http import HTTPStatus
+
+    try:
+        return f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
 
 
 def _short(exc: BaseException) -> str:

@@ -76,7 +76,8 @@ def parse_feed(response: Response) -> Feed:
     if parsed.get("bozo") and problem is not None:
         warning = f"feed is not clean XML, read leniently ({_first_line(problem)})"
     entries = [_entry(raw, i) for i, raw in enumerate(parsed.entries, start=1)]
-    return Feed(url=where, title=(parsed.feed.get("title") or "").strip() or None, entries=entries, warning=warning)
+    title = "".join(ch for ch in parsed.feed.get("title") or "" if ch.isprintable()).strip()
+    return Feed(url=where, title=title[:200] or None, entries=entries, warning=warning)
 
 
 def _entry(raw: Any, position: int) -> Entry:

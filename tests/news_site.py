@@ -1,7 +1,8 @@
 """A small news site on loopback for the feed tests: RSS 2.0 and Atom feeds, article pages, robots.txt,
 ETag / Last-Modified validators, redirects, slow answers and the faults a watcher meets.
 
-Run it by hand to try `rag watch` against it:  python -m tests.news_site  (prints the feed URLs).
+Run it by hand to try `rag watch` against it:  python -m tests.news_site  (prints the feed URLs;
+`curl BASE/_edit` then corrects the Velmora story, as `edit_velmora` does in the tests).
 The articles are invented for these tests.
 """
 
@@ -155,6 +156,7 @@ class NewsSite:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.robots = "User-agent: *\nDisallow: /private/\n"
+        self.controls = False  # /_edit, for trying it by hand
 
     @property
     def base(self) -> str:
@@ -213,6 +215,9 @@ class NewsSite:
             return [h for h in self.hits if path is None or h.path == path]
 
     def _answer(self, path: str, req_headers) -> tuple[int, dict[str, str], bytes, float]:  # type: ignore[no-untyped-def]
+        if self.controls and path == "/_edit":
+            edit_velmora(self)
+            return 200, {"Content-Type": "text/plain"}, b"edited /news/velmora-tidal\n", 0.0
         if path == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, self.robots.encode(), 0.0
         route = self.routes.get(path)
@@ -281,6 +286,7 @@ def edit_velmora(site: NewsSite) -> None:
 
 if __name__ == "__main__":
     demo = NewsSite().start()
+    demo.controls = True
     urls = build_site(demo)
     print("\n".join(urls.values()), flush=True)
     try:

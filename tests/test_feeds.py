@@ -135,6 +135,20 @@ def test_every_fault_is_one_line_naming_the_feed_and_the_others_are_still_ingest
     assert by_url[urls["rss"]]["last_error"] is None and by_url[urls["rss"]]["entries_seen"] == 2
 
 
+def test_ingest_takes_urls_beside_paths_and_names_the_bad_ones(tmp_path, site):
+    urls = build_site(site)
+    run = rag(tmp_path, "ingest", f"{site.base}/news/dunmere-rail", urls["atom"], f"{site.base}/nowhere",
+              "no-such-file.txt")
+    assert run.returncode == 1
+    assert "2 added, 0 updated, 0 unchanged, 2 failed" in run.stdout  # dunmere-rail, also in the feed, once
+    assert f"error: {site.base}/nowhere: HTTP 404 Not Found" in run.stderr
+    assert "error: no-such-file.txt: no such file or folder" in run.stderr
+    removed = rag(tmp_path, "feeds", "remove", urls["rss"])
+    assert removed.returncode == 1 and "not a watched feed" in removed.stderr
+    bad = rag(tmp_path, "feeds", "add", "ftp://example.org/feed")
+    assert bad.returncode == 1 and "not an http(s) URL" in bad.stderr
+
+
 # --- faults inside a feed, in-process ------------------------------------------------------------
 
 
