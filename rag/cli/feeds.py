@@ -120,10 +120,19 @@ def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
         while True:
             started = time.monotonic()
             shown.clear()
-            with user_errors():
-                report = run_pass(pipeline, store, fetcher, max_entries=s.feed_max_entries,
-                                  workers=s.fetch_workers, urls=list(only) or None, holder=holder,
-                                  progress=progress)
+            try:
+                with user_errors():
+                    report = run_pass(pipeline, store, fetcher, max_entries=s.feed_max_entries,
+                                      workers=s.fetch_workers, urls=list(only) or None, holder=holder,
+                                      progress=progress)
+            except click.ClickException as exc:
+                if once:
+                    raise
+                # A watcher outlives a store that is down for a while: say so, try again next pass.
+                click.echo(f"error: this pass stopped: {exc.format_message()}; next pass in {every}", err=True)
+                failed_any = True
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+                continue
             for feed in report.feeds:  # problems found while writing, after the progress line
                 for problem in feed.problems[shown.get(feed.url, 0):]:
                     click.echo(problem.line(), err=True)
