@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(5_000_000, ge=1)
 
     # Fetching URLs and feeds (rag ingest URL, rag feeds, rag watch): see README "Politeness".
-    fetch_user_agent: str = Field("rag-news/0.1 (news question answering; polls feeds at most every few minutes; "
-                                  "respects robots.txt)", min_length=8)
+    fetch_user_agent: str = Field("rag-news/0.1 (feed reader for a news question-answering index; "
+                                  "conditional GETs; respects robots.txt)", min_length=8)
     fetch_timeout_s: float = Field(15.0, gt=0, le=300, description="Per request: connect, read, write.")
     fetch_max_bytes: int = Field(5_000_000, ge=1024, description="Larger feeds and pages are refused.")
     fetch_retries: int = Field(2, ge=0, le=10, description="Retries after a timeout, dead connection, 429 or 5xx.")
