@@ -252,9 +252,10 @@ def test_per_host_delay_spaces_requests_to_one_host(site, make_pipeline):
     assert min(gaps) >= 0.29, gaps
 
 
-def test_two_watchers_on_one_store_do_not_both_ingest(site, tmp_path, embedder):
+def test_two_watchers_on_one_store_do_not_both_ingest(site, backend, embedder):
+    """Embedded, and two watchers against one `chroma run` server (the state lives in the store)."""
     urls = build_site(site)
-    settings = _settings(tmp_path, fetch_host_delay_s=0.05)
+    settings = backend.model_copy(update={**FAST, "fetch_host_delay_s": 0.05})
     one, two = Pipeline(settings, embedder=embedder), Pipeline(settings, embedder=embedder)
     FeedStore.for_pipeline(one).add(urls["rss"])
     FeedStore.for_pipeline(one).add(urls["atom"])
@@ -268,6 +269,21 @@ def test_two_watchers_on_one_store_do_not_both_ingest(site, tmp_path, embedder):
     assert sorted(f.status for r in reports for f in r.feeds).count("skipped") == 2
     page_hits = [h for h in site.requests() if h.path.startswith("/news/") and not h.path.endswith(".xml")]
     assert len(page_hits) == 4, [h.path for h in page_hits]
+    # and the next pass of either one finds the leases released and both feeds unchanged
+    assert [f.status for f in _pass(two).feeds] == ["304", "304"]
+
+
+def test_a_feed_in_the_wrong_charset_is_read_with_a_warning(site, tmp_path):
+    base = site.base
+    build_site(site)
+    body = rss(base, [{"title": "Caf\u00e9 Tarnberg", "link": f"{base}/news/tarnberg-glass", "guid": "c1",
+                       "description": "Un caf\u00e9 \u00e0 Tarnberg."}]).encode("latin-1")
+    site.set("/latin1.xml", body, "application/rss+xml; charset=utf-8")
+    with fetcher_from_settings(_settings(tmp_path)) as fetcher:
+        got = collect_urls([f"{base}/latin1.xml"], fetcher, 100)
+    assert [a.id for a in got.articles] == [f"{base}/news/tarnberg-glass"] and not got.errors
+    assert got.notices == [f"warning: {base}/latin1.xml: feed is not clean XML, read leniently "
+                           "(document declared as utf-8, but parsed as windows-1252)"]
 
 
 def test_state_survives_a_restart_and_validators_are_sent(site, make_pipeline):
