@@ -201,7 +201,8 @@ class FeedResult:
         if self.status == "failed":
             return f"{self.url}: failed"
         if self.status == "304":
-            return f"{self.url}: not modified (304)"
+            retried = f"; {self.changed} page(s) fetched that had failed before" if self.changed else ""
+            return f"{self.url}: not modified (304){retried}"
         if self.status == "skipped":
             return f"{self.url}: skipped (another watcher is polling it)"
         return (f"{self.url}: {self.entries} entries, {self.changed} new or changed"
@@ -305,6 +306,7 @@ def _poll_feed(state: FeedState, fetcher: Fetcher, max_entries: int) -> _Polled:
     polled.response = response
     result.status = str(response.status)
     if response.status == 304:
+        _retry_pages(state, fetcher, max_entries, polled)
         return polled
     try:
         feed = parse_feed(response)
@@ -340,6 +342,21 @@ def _poll_feed(state: FeedState, fetcher: Fetcher, max_entries: int) -> _Polled:
     return polled
 
 
+def _retry_pages(state: FeedState, fetcher: Fetcher, max_entries: int, polled: _Polled) -> None:
+    """An unchanged feed still has entries that stand in for pages that could not be fetched: try
+    those pages again (each pass, within the per-pass bound) so the stand-ins do not stay forever."""
+    waiting = [(k, v) for k, v in state.seen.items() if not v.get("full") and v.get("link")][:max_entries]
+    for key, seen in waiting:
+        entry = Entry(key=key, link=seen["link"], title=None, published_at=None, text=None,
+                      fingerprint=seen.get("fp", ""), position=0)
+        try:
+            polled.work.append(_Work(page_article(fetcher.get(seen["link"]), entry), state.url, entry, full=True))
+        except (FetchError, LoadError) as exc:
+            polled.result.problems.append(Problem(seen["link"], f"{exc.reason}; still using the feed entry's own "
+                                                                "text", failed=False))
+    polled.result.changed = len(polled.work)
+
+
 def _entry_work(entry: Entry, feed: Feed, fetcher: Fetcher, result: FeedResult) -> _Work | None:
     label = f"{feed.url} entry {entry.position}" + (f" ({entry.title[:60]!r})" if entry.title else "")
     if not entry.link:
@@ -359,8 +376,7 @@ def _entry_work(entry: Entry, feed: Feed, fetcher: Fetcher, result: FeedResult) 
         return None
     if entry.text:
         result.problems.append(Problem(entry.link, f"{reason}; ingested the feed entry's own text instead "
-                                                   "(the page is tried again when the feed changes)",
-                                       failed=False))
+                                                   "(the page is tried again next pass)", failed=False))
         return _Work(entry_article(entry, feed), feed.url, entry, full=False)
     result.outcomes["failed"] += 1
     result.problems.append(Problem(entry.link, f"{reason}; the feed entry has no text of its own to use"))
@@ -389,7 +405,8 @@ def _write(pipeline: Pipeline, polled: list[_Polled]) -> None:
                 old = p.state.seen.get(w.entry.key, {}).get("id")
                 if old and old != w.article.id and old not in unique:
                     pipeline.delete_article(old)  # the entry's text stood in for a page now fetched
-                p.state.seen[w.entry.key] = {"fp": w.entry.fingerprint, "id": w.article.id, "full": w.full}
+                p.state.seen[w.entry.key] = {"fp": w.entry.fingerprint, "id": w.article.id, "full": w.full,
+                                             **({} if w.full or not w.entry.link else {"link": w.entry.link})}
 
 
 def _save(store: FeedStore, p: _Polled) -> None:

@@ -199,6 +199,29 @@ def test_entry_faults_each_name_their_url_and_the_good_entries_are_kept(site, ma
     assert [f.status for f in again.feeds] == ["200"] and again.total("unchanged") == 2
 
 
+def test_an_entry_that_stood_in_for_its_page_is_replaced_once_the_page_answers(site, make_pipeline):
+    base = site.base
+    items = [{"title": ARTICLES["dunmere-rail"]["title"], "link": f"{base}/news/dunmere-rail", "guid": "late",
+              "description": "<p>The Dunmere rail link is late.</p><p>It opens in 2028.</p>"}]
+    site.set("/late.xml", rss(base, items), "application/rss+xml")
+    pipeline = make_pipeline()
+    FeedStore.for_pipeline(pipeline).add(f"{base}/late.xml")
+    first = _pass(pipeline)  # the page is not there yet: the entry's own text is ingested
+    assert first.total("new") == 1 and first.failed == 0
+    assert [p.line() for p in first.problems] == [
+        f"warning: {base}/news/dunmere-rail: HTTP 404 Not Found; ingested the feed entry's own text instead "
+        "(the page is tried again next pass)"]
+    article = f"{base}/news/dunmere-rail"
+    assert pipeline.store.get_article(article)[1] == "The Dunmere rail link is late.\n\nIt opens in 2028."
+    site.set("/news/dunmere-rail", article_html(base, "dunmere-rail"))
+    second = _pass(pipeline)  # the feed is unchanged (304), but the page is tried again
+    assert second.feeds[0].status == "304" and second.total("updated") == 1 and not second.problems
+    assert "unstable clay" in pipeline.store.get_article(article)[1]
+    third = _pass(pipeline)
+    assert third.feeds[0].status == "304" and third.feeds[0].changed == 0
+    assert len(site.requests("/news/dunmere-rail")) == 2
+
+
 def test_a_feed_of_ten_thousand_entries_is_taken_a_bounded_slice_per_pass(site, make_pipeline):
     base = site.base
     site.generated["/fire/"] = lambda path: article_html(base, "orsk-library", canonical=f"{base}{path}",
