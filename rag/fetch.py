@@ -175,7 +175,10 @@ class Fetcher:
                 location = response.headers.get("location")
                 if not location:
                     raise FetchError(url, f"HTTP {response.status} redirect without a Location header")
-                target = check_url(urljoin(current, location))
+                try:
+                    target = check_url(urljoin(current, location))
+                except FetchError as exc:
+                    raise FetchError(url, f"redirected to {exc.url}: {exc.reason}") from None
                 if target in hops:
                     raise FetchError(url, "redirect loop: " + " -> ".join([*hops[hops.index(target):], target]))
                 if len(hops) > self.policy.max_redirects:
@@ -253,7 +256,11 @@ class Fetcher:
                                     "(RAG_FETCH_MAX_BYTES)")
         parts: list[bytes] = []
         seen = 0
+        # The timeout is per read; a server dripping a byte at a time gets a deadline for the whole body.
+        deadline = time.monotonic() + 4 * self.policy.timeout_s
         for part in r.iter_bytes():  # decompressed bytes: a small gzip bomb is counted at full size
+            if time.monotonic() > deadline:
+                raise FetchError(asked, f"body still arriving after {4 * self.policy.timeout_s:g}s; gave up")
             seen += len(part)
             if seen > limit:
                 raise FetchError(asked, f"body over the limit of {limit:,} bytes (RAG_FETCH_MAX_BYTES)")
