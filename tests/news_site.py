@@ -131,6 +131,7 @@ class Route:
     location: str | None = None
     delay_s: float = 0.0
     fail_first: int = 0  # answer 503 this many times, then the body
+    drip_s: float = 0.0  # send the body a byte at a time, this long apart
     validators: bool = True
     modified: datetime = field(default_factory=lambda: datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
     headers: dict[str, str] = field(default_factory=dict)
@@ -174,6 +175,8 @@ class NewsSite:
 
             def do_GET(self) -> None:  # noqa: N802
                 status, headers, body, delay = site._answer(self.path, self.headers)
+                route = site.routes.get(self.path)
+                drip = route.drip_s if route is not None else 0.0
                 with site._lock:
                     site.hits.append(Hit(self.path, status, time.monotonic(), dict(self.headers.items())))
                 if delay:
@@ -184,7 +187,13 @@ class NewsSite:
                         self.send_header(k, v)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    if drip:
+                        for i in range(len(body)):
+                            self.wfile.write(body[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(drip)
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -340,6 +340,13 @@ def test_rss_redirected_link_gets_the_canonical_id(site, tmp_path):
     assert f"{site.base}/news/velmora-tidal" in [a.id for a in got.articles]
 
 
+def test_a_body_dripped_a_byte_at_a_time_meets_a_deadline(site, tmp_path):
+    site.set("/drip.xml", "<rss>" + "x" * 200 + "</rss>", "application/rss+xml", drip_s=0.05)
+    with fetcher_from_settings(_settings(tmp_path, fetch_timeout_s=0.5)) as fetcher:
+        with pytest.raises(FetchError, match=r"body still arriving after 2s"):
+            fetcher.get(f"{site.base}/drip.xml")
+
+
 def test_bad_urls_and_durations_are_refused_with_a_reason(tmp_path):
     with fetcher_from_settings(_settings(tmp_path)) as fetcher:
         with pytest.raises(FetchError, match="not an http"):
