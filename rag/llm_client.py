@@ -9,7 +9,6 @@ time remains.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ class LLMConfig:
         if not s.llm_model:
             raise ConfigError("LLM mode needs a model: set RAG_LLM_MODEL (and RAG_LLM_BASE_URL for a server "
                               "other than OpenAI's, e.g. http://127.0.0.1:8080/v1).")
-        key = s.llm_api_key.get_secret_value() if s.llm_api_key else os.environ.get("OPENAI_API_KEY")
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None  # RAG_LLM_API_KEY or OPENAI_API_KEY
         if not key and not s.llm_base_url:
             raise ConfigError("LLM mode against OpenAI needs a key: set RAG_LLM_API_KEY or OPENAI_API_KEY "
                               "(or RAG_LLM_BASE_URL for a local server).")

@@ -64,12 +64,10 @@ class Pipeline:
     def embedder(self) -> Embedder:
         if self._embedder is not None:
             return self._embedder
-        if self.settings.embedder == "openai":
-            import os
-
-            return OpenAIEmbedder(self.settings.openai_embedding_model,
-                                  os.environ.get("RAG_EMBEDDING_API_KEY") or os.environ.get("OPENAI_API_KEY"),
-                                  os.environ.get("RAG_EMBEDDING_BASE_URL"))
+        s = self.settings
+        if s.embedder == "openai":
+            key = s.embedding_api_key.get_secret_value() if s.embedding_api_key else None
+            return OpenAIEmbedder(s.openai_embedding_model, key, s.embedding_base_url)
         return LocalMiniLM(threads=self.settings.embed_threads)
 
     @cached_property
