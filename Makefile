@@ -31,8 +31,8 @@ demo: install
 	$(BIN)/rag ingest seeds
 	$(BIN)/rag ask "$(QUESTION)"
 
-## Install test needs, run the test suite, then the eval gate.
-test: install browser pytest eval-gate
+## Install test needs, lint (ruff, mypy), run the test suite, then the eval gate.
+test: install lint browser pytest eval-gate
 
 pytest: install browser
 	$(BIN)/python -m pytest
@@ -56,8 +56,10 @@ bench: install
 	$(BIN)/python -m benchmarks.llm_sources
 	$(BIN)/python -m benchmarks.report
 
+## ruff, then mypy over rag/ and api/ ([tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check rag api tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf .rag out

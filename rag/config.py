@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     embedder: EmbedderName = "local"
     openai_embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = Field(None, validation_alias=_env("embedding_api_key", "OPENAI_API_KEY"),
-                                                description="Key for RAG_EMBEDDER=openai; falls back to OPENAI_API_KEY.")
+                                                description="For RAG_EMBEDDER=openai; falls back to OPENAI_API_KEY.")
     embedding_base_url: str | None = Field(None, validation_alias=_env("embedding_base_url"),
                                            description="OpenAI-compatible embeddings server; unset means OpenAI.")
     embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rag.answering.extractive import Params, extract
 from rag.answering.prompts import REFUSAL
 from rag.chunking import chunk_article
-from rag.config import Settings
+from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
 from rag.store import ChunkStore, collection_stem, open_client
@@ -32,12 +32,20 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Verification,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rag.lexical import LexicalRow
+    from rag.llm_client import Deadline, LLMClient
+    from rag.retrieval import RetrievalParams, Retriever
+
 T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
 Pending = tuple[Article, str, Status, list[Chunk]]  # an article to write: its hash, status and chunks
-Mode = Literal["auto", "extractive", "llm"]
 History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user" or "assistant"
-# Embedding runs over groups of this many chunks, so one article's failure stays its own.
+# Articles are chunked, embedded and written in groups of about this many chunks, so a failure
+# (one bad article included) stops the run but keeps every group written before it; a re-run skips
+# those as unchanged (tests/test_faults.py).
 _EMBED_GROUP = 64
 
 
@@ -141,7 +149,8 @@ class Pipeline:
         if group:
             yield group
 
-    def _write_group(self, group, vectors, report: IngestReport, progress) -> None:  # type: ignore[no-untyped-def]
+    def _write_group(self, group: list[Pending], vectors: np.ndarray, report: IngestReport,
+                     progress: Callable[[int], None] | None) -> None:
         synced = self.retriever.in_sync()
         removed = self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group],
                                             vectors)
@@ -162,7 +171,7 @@ class Pipeline:
         return existed
 
     @cached_property
-    def retriever(self):  # type: ignore[no-untyped-def]
+    def retriever(self) -> Retriever:
         import hashlib
 
         from rag.lexical import SCHEMA_VERSION, LexicalIndex
@@ -172,15 +181,16 @@ class Pipeline:
         # One index file per store: the server URL (or "embedded") and the collection stem name it.
         where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
         path = (s.lexical_dir or s.data_dir / "lexical") / f"{self.store.stem}-{where}-v{SCHEMA_VERSION}.sqlite"
-        params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,  # type: ignore[arg-type]
+        params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,
                                  mmr_lambda=s.mmr_lambda)
         return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
 
-    def retrieve(self, question: str, k: int, filters: Filters = Filters(), params=None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
+    def retrieve(self, question: str, k: int, filters: Filters = Filters(),
+                 params: RetrievalParams | None = None) -> list[RetrievedChunk]:
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
         return self.retriever.retrieve(question, vector, k, filters, params)
 
-    def resolve_mode(self, mode: Mode) -> Literal["extractive", "llm"]:
+    def resolve_mode(self, mode: Mode) -> AnswerMode:
         if mode == "auto":
             return "llm" if self.settings.llm_model else "extractive"
         if mode == "llm":
@@ -190,7 +200,7 @@ class Pipeline:
         return mode
 
     @cached_property
-    def llm(self):  # type: ignore[no-untyped-def]
+    def llm(self) -> LLMClient:
         from rag.llm_client import LLMClient, LLMConfig
 
         return LLMClient(LLMConfig.from_settings(self.settings))
@@ -220,7 +230,8 @@ class Pipeline:
                     update={"question": question, "standalone_question": query}))
             yield event
 
-    def follow_up(self, question: str, history: History, mode: str, deadline=None) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    def follow_up(self, question: str, history: History, mode: str,
+                  deadline: Deadline | None = None) -> tuple[str, str]:
         """(what to retrieve with, what to answer). An LLM rewrites a follow-up into a standalone
         question used for both; without one, the follow-up joined to the previous question is
         retrieved with, and the follow-up as asked is answered (evals/datasets/followups.jsonl:
@@ -235,8 +246,8 @@ class Pipeline:
             return standalone, standalone
         return rewrite(question, turns, None, deadline), question
 
-    def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: Literal["extractive", "llm"],
-                      deadline=None) -> Iterator[Token | Final]:  # type: ignore[no-untyped-def]
+    def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode,
+                      deadline: Deadline | None = None) -> Iterator[Token | Final]:
         if mode == "extractive":
             answer = self.answer_from(question, chunks)
             if not answer.refused:
@@ -308,10 +319,10 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
         if item is sentinel:
             return
         futures.append(pool.submit(next, items, sentinel))
-        yield item  # type: ignore[misc]
+        yield cast(T, item)
 
 
-def _lexical_row(article: Article, chunk: Chunk, vector):  # type: ignore[no-untyped-def]
+def _lexical_row(article: Article, chunk: Chunk, vector: np.ndarray) -> LexicalRow:
     from rag.lexical import LexicalRow
     from rag.store import date_number
 

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from rag.cli.common import get_pipeline, is_terminal, user_errors
+
+if TYPE_CHECKING:
+    from rag.pipeline import IngestReport, Pipeline
+    from rag.types import Article
 
 
 @click.command()
@@ -37,7 +44,7 @@ def ingest(paths: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def ingest_with_progress(pipeline, articles):  # type: ignore[no-untyped-def]
+def ingest_with_progress(pipeline: Pipeline, articles: Sequence[Article]) -> IngestReport:
     if len(articles) < 20 or not is_terminal():
         return pipeline.ingest(articles)
     from rich.progress import (
