@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 BENCH_SIZES ?= 1000 10000
 
-.PHONY: install browser demo test pytest eval-gate eval lint bench clean
+.PHONY: install browser demo test pytest unit eval-gate eval lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: install lint browser pytest eval-gate
 
 pytest: install browser
 	$(BIN)/python -m pytest
+
+## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
+unit: install
+	$(BIN)/python -m pytest tests/unit -q
 
 eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json

@@ -17,6 +17,13 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
 
+# Retries: exponential backoff from BACKOFF_FIRST_S, doubling up to BACKOFF_MAX_S; a server's
+# Retry-After is honoured up to RETRY_AFTER_MAX_S. All of it stays inside the answer's deadline.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 8.0
+RETRY_AFTER_MAX_S = 30.0
+PING_TIMEOUT_S = 2.0  # the readiness probe's model listing
+
 
 class LLMUnavailable(RagError):
     """The LLM could not produce a reply in time; the message says why, for the user."""
@@ -122,7 +129,7 @@ class LLMClient:
     def complete(self, messages: list[dict[str, str]], deadline: Deadline) -> str:
         return "".join(self.stream(messages, deadline))
 
-    def ping(self, timeout: float = 2.0) -> bool:
+    def ping(self, timeout: float = PING_TIMEOUT_S) -> bool:
         try:
             self._openai().models.list(timeout=timeout)
             return True
@@ -141,10 +148,10 @@ def _backoff(attempt: int, exc: Exception) -> float:
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after:
         try:
-            return min(float(retry_after), 30.0)
+            return min(float(retry_after), RETRY_AFTER_MAX_S)
         except ValueError:
             pass
-    return min(0.5 * 2**attempt, 8.0)
+    return min(BACKOFF_FIRST_S * 2**attempt, BACKOFF_MAX_S)
 
 
 def _describe(exc: Exception) -> str:

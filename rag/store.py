@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from rag.chunking import CHUNKER_VERSION
+from rag import chunking
 from rag.errors import ConfigError, StoreUnavailable
 from rag.types import Article, ArticleInfo, Chunk, RetrievedChunk
 
@@ -35,7 +35,7 @@ Collection = Any
 
 def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int,
                     min_tokens: int) -> str:
-    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v{CHUNKER_VERSION}"
+    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v{chunking.CHUNKER_VERSION}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 
