@@ -234,8 +234,10 @@ class Pipeline:
                   deadline: Deadline | None = None) -> tuple[str, str]:
         """(what to retrieve with, what to answer). An LLM rewrites a follow-up into a standalone
         question used for both; without one, the follow-up joined to the previous question is
-        retrieved with, and the follow-up as asked is answered (evals/datasets/followups.jsonl:
-        answer recall 0.71 this way, 0.59 answering the joined question)."""
+        retrieved with, and the follow-up as asked is answered. Offline, on the 20 follow-ups: hit@5
+        0.88 and answer recall 0.82 this way, 0.82 and 0.59 with the history ignored (`rag eval
+        --dataset evals/datasets/followups.jsonl --corpus seeds --corpus evals/corpus`, then the
+        same with `--ignore-history`)."""
         from rag.answering.followup import rewrite
 
         turns = list(history)[-self.settings.llm_history_turns:] if self.settings.llm_history_turns else []

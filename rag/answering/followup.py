@@ -45,8 +45,7 @@ def combine(question: str, turns: Sequence[tuple[str, str]]) -> str:
     if previous is None or not (_LEANS_ON_CONTEXT.search(question) or len(content_terms(question)) < 2):
         return question
     # The follow-up first, then the previous question's content words: joining the two whole
-    # questions let the earlier topic dominate retrieval (evals/datasets/followups.jsonl: answer
-    # recall 0.71 that way, 0.76 this way).
+    # questions let the earlier topic dominate retrieval. What this gains: Pipeline.follow_up.
     topic = [w for w in words(previous) if w.lower() not in STOP_WORDS and w.lower() not in QUESTION_WORDS]
     return f"{question.strip()} {' '.join(topic)}".strip()
 
