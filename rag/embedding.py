@@ -8,6 +8,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Protocol
 
 from rag.errors import ConfigError
+from rag.tokens import get_encoding
 
 if TYPE_CHECKING:
     import numpy as np
@@ -141,8 +142,6 @@ class OpenAIEmbedder:
                       timeout=OPENAI_TIMEOUT_S)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        from rag.tokens import get_encoding
-
         enc = get_encoding("cl100k_base")
         return [len(enc.encode_ordinary(t)) for t in texts]
 

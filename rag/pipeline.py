@@ -6,19 +6,24 @@ answering -> citations -> Answer. Everything heavy (model, Chroma client) loads 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rag.answering.extractive import Params, extract
+from rag.answering.followup import rewrite
 from rag.answering.prompts import REFUSAL
+from rag.answering.sources import build_sources
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
-from rag.store import ChunkStore, collection_stem, open_client
+from rag.llm_client import Deadline, LLMClient, LLMConfig
+from rag.store import ChunkStore, collection_stem, date_number, open_client
+from rag.tokens import get_encoding
 from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
     Answer,
     Article,
@@ -36,7 +41,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rag.lexical import LexicalRow
-    from rag.llm_client import Deadline, LLMClient
     from rag.retrieval import RetrievalParams, Retriever
 
 T = TypeVar("T")
@@ -87,8 +91,6 @@ class Pipeline:
 
     @cached_property
     def _count_tokens(self) -> Callable[[list[str]], list[int]]:
-        from rag.tokens import get_encoding
-
         enc = get_encoding(self.settings.encoding)
         # encode_ordinary per text, not encode_batch: the batch call starts a thread pool on every
         # call, which cost more than the encoding itself for a sentence list (profiled).
@@ -97,8 +99,6 @@ class Pipeline:
     @cached_property
     def _count_one(self) -> Callable[[str], int]:
         """Token count of one text, cached: the same articles are sent whole again and again."""
-        from functools import lru_cache
-
         return lru_cache(maxsize=1024)(lambda text: self._count_tokens([text])[0])
 
     def chunk(self, article: Article, digest: str | None = None) -> list[Chunk]:
@@ -172,8 +172,6 @@ class Pipeline:
 
     @cached_property
     def retriever(self) -> Retriever:
-        import hashlib
-
         from rag.lexical import SCHEMA_VERSION, LexicalIndex
         from rag.retrieval import RetrievalParams, Retriever
 
@@ -194,15 +192,11 @@ class Pipeline:
         if mode == "auto":
             return "llm" if self.settings.llm_model else "extractive"
         if mode == "llm":
-            from rag.llm_client import LLMConfig
-
             LLMConfig.from_settings(self.settings)  # raises the ConfigError that says what to set
         return mode
 
     @cached_property
     def llm(self) -> LLMClient:
-        from rag.llm_client import LLMClient, LLMConfig
-
         return LLMClient(LLMConfig.from_settings(self.settings))
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(), mode: Mode = "auto",
@@ -217,8 +211,6 @@ class Pipeline:
     def ask_stream(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
                    mode: Mode = "auto", history: History = ()) -> Iterator[Token | Final]:
         """Answer text as it is written, then `Final` with the verified answer."""
-        from rag.llm_client import Deadline
-
         resolved = self.resolve_mode(mode)
         deadline = Deadline(self.settings.llm_deadline_s)
         query, asked = self.follow_up(question, history, resolved, deadline)
@@ -238,12 +230,8 @@ class Pipeline:
         0.88 and answer recall 0.82 this way, 0.82 and 0.59 with the history ignored (`rag eval
         --dataset evals/datasets/followups.jsonl --corpus seeds --corpus evals/corpus`, then the
         same with `--ignore-history`)."""
-        from rag.answering.followup import rewrite
-
         turns = list(history)[-self.settings.llm_history_turns:] if self.settings.llm_history_turns else []
         if mode == "llm":
-            from rag.llm_client import Deadline
-
             standalone = rewrite(question, turns, self.llm, deadline or Deadline(self.settings.llm_deadline_s))
             return standalone, standalone
         return rewrite(question, turns, None, deadline), question
@@ -256,10 +244,9 @@ class Pipeline:
                 yield Token(text=answer.answer)
             yield Final(answer=answer)
             return
+        # Imported here: claims and llm load numpy-backed scoring, which only LLM answers need.
         from rag.answering.claims import ClaimParams
         from rag.answering.llm import LLMContext, answer_with_llm
-        from rag.answering.sources import build_sources
-        from rag.llm_client import Deadline
 
         s = self.settings
         texts: dict[str, str] = {}
@@ -325,8 +312,7 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
 
 
 def _lexical_row(article: Article, chunk: Chunk, vector: np.ndarray) -> LexicalRow:
-    from rag.lexical import LexicalRow
-    from rag.store import date_number
+    from rag.lexical import LexicalRow  # numpy
 
     as_retrieved = RetrievedChunk(chunk_id=chunk.id, article_id=article.id, index=chunk.index, start=chunk.start,
                                   end=chunk.end, text=chunk.text, title=article.title,

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from rag.config import Mode, RetrievalMethod
     from rag.types import Answer, Final, Token
 
-# rag.pipeline and rag.types are imported inside the commands: they load pydantic and chromadb,
-# which `rag --help` should not pay for.
+# rag.pipeline and rag.types are imported inside the commands: they load pydantic, which
+# `rag --help` should not pay for.
 
 
 def _filter_options(fn: F) -> F:

@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def load_settings() -> Settings:
     """The environment's settings; a bad value is one line naming its variable."""
-    # Imported here, not at the top: pydantic (and the pipeline's chromadb) would slow `rag --help`.
+    # Imported here, not at the top: pydantic would slow `rag --help`.
     from pydantic import ValidationError
 
     from rag.config import Settings
@@ -48,7 +48,7 @@ def user_errors() -> Iterator[None]:
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        from rag.store import is_connection_error  # chromadb: heavy
+        from rag.store import is_connection_error  # loads pydantic, like the pipeline
 
         if not is_connection_error(exc):
             raise
