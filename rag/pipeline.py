@@ -51,6 +51,8 @@ History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user
 # (one bad article included) stops the run but keeps every group written before it; a re-run skips
 # those as unchanged (tests/test_faults.py).
 _EMBED_GROUP = 64
+_SURELY_FITS_CHARS = 600  # a question this short fits any embedder's window: not counted
+_CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
 
 
 @dataclass
@@ -323,9 +325,9 @@ def _lexical_row(article: Article, chunk: Chunk, vector: np.ndarray) -> LexicalR
 
 def _clip_question(question: str, embedder: Embedder) -> str:
     """Questions longer than the model's window are cut to it rather than rejected."""
-    if len(question) < 600 or embedder.count_tokens([question])[0] <= embedder.max_tokens:
+    if len(question) < _SURELY_FITS_CHARS or embedder.count_tokens([question])[0] <= embedder.max_tokens:
         return question
     words = question.split()
     while words and embedder.count_tokens([" ".join(words)])[0] > embedder.max_tokens:
-        words = words[: int(len(words) * 0.8)]
+        words = words[: int(len(words) * _CLIP_KEEP)]
     return " ".join(words)

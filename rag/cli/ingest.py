@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from rag.pipeline import IngestReport, Pipeline
     from rag.types import Article
 
+_PROGRESS_FROM = 20  # articles; fewer finish before a progress bar would help
+
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -45,7 +47,7 @@ def ingest(paths: tuple[str, ...]) -> None:
 
 
 def ingest_with_progress(pipeline: Pipeline, articles: Sequence[Article]) -> IngestReport:
-    if len(articles) < 20 or not is_terminal():
+    if len(articles) < _PROGRESS_FROM or not is_terminal():
         return pipeline.ingest(articles)
     from rich.progress import (
         BarColumn,
