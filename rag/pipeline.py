@@ -51,7 +51,7 @@ History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user
 # (one bad article included) stops the run but keeps every group written before it; a re-run skips
 # those as unchanged (tests/test_faults.py).
 _EMBED_GROUP = 64
-_SURELY_FITS_CHARS = 600  # a question this short fits any embedder's window: not counted
+_SURELY_FITS_CHARS = 600  # shorter questions skip the token count (ordinary text this short is far below 256)
 _CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
 
 
