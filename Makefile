@@ -38,8 +38,9 @@ pytest: install browser
 	$(BIN)/python -m pytest
 
 ## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
+## The hypothesis and schemathesis plugins are left out: importing them costs more than the tests.
 unit: install
-	$(BIN)/python -m pytest tests/unit -q
+	$(BIN)/python -m pytest tests/unit -q -p no:hypothesispytest -p no:schemathesis -p no:anyio
 
 eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json
