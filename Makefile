@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 
 BENCH_SIZES ?= 1000 10000
 
-.PHONY: install browser demo test pytest eval-gate eval lint bench clean
+.PHONY: install browser demo test pytest unit eval-gate eval lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,16 @@ demo: install
 	$(BIN)/rag ingest seeds
 	$(BIN)/rag ask "$(QUESTION)"
 
-## Install test needs, run the test suite, then the eval gate.
-test: install browser pytest eval-gate
+## Install test needs, lint (ruff, mypy), run the test suite, then the eval gate.
+test: install lint browser pytest eval-gate
 
 pytest: install browser
 	$(BIN)/python -m pytest
+
+## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
+## The hypothesis and schemathesis plugins are left out: importing them costs more than the tests.
+unit: install
+	$(BIN)/python -m pytest tests/unit -q -p no:hypothesispytest -p no:schemathesis -p no:anyio
 
 eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json
@@ -56,8 +61,10 @@ bench: install
 	$(BIN)/python -m benchmarks.llm_sources
 	$(BIN)/python -m benchmarks.report
 
+## ruff, then mypy over rag/ and api/ ([tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check rag api tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf .rag out

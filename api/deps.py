@@ -12,11 +12,11 @@ from rag.pipeline import Pipeline
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_pipeline(request: Request) -> Pipeline:
-    return request.app.state.pipeline  # type: ignore[no-any-return]
+    return request.app.state.pipeline
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from rag.config import Settings
@@ -20,6 +22,7 @@ from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
 from rag_api.routes import articles, ask, feeds, health, openai, page, search
+from rag_api.schemas import ArticleIn
 
 log = logging.getLogger("rag_api")
 
@@ -57,11 +60,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
 def _document_article_records(app: FastAPI) -> None:
     """POST /v1/articles reads its body by hand (one bad record must not fail the batch), so its
     record schema is added to the OpenAPI components here."""
-    from fastapi.openapi.utils import get_openapi
-
-    from rag_api.schemas import ArticleIn
-
-    def openapi() -> dict:  # type: ignore[type-arg]
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             spec.setdefault("components", {}).setdefault("schemas", {})["ArticleIn"] = ArticleIn.model_json_schema()

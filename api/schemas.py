@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from rag.types import ArticleInfo, RetrievedChunk
 
@@ -52,7 +52,7 @@ class AskIn(BaseModel):
                                 description="Earlier messages, oldest first, for follow-up questions.")
 
 
-ARTICLE_EXAMPLE = {"id": "minsk-2025-05-02", "title": "Lukashenko meets Astrakhan governor",
+ARTICLE_EXAMPLE: dict[str, JsonValue] = {"id": "minsk-2025-05-02", "title": "Lukashenko meets Astrakhan governor",
                    "text": "Belarusian President Aleksandr Lukashenko met with ...", "source": "belta",
                    "published_at": "2025-05-02", "url": "https://example.org/news/1"}
 

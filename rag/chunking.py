@@ -19,6 +19,12 @@ from rag.types import Article, Chunk
 
 TokenCounter = Callable[[list[str]], list[int]]
 
+# Part of the stored collection's name (rag/store.py collection_stem): bump it whenever a change
+# here would cut an unchanged article differently, so every article is chunked again.
+CHUNKER_VERSION = 2
+_SPECIAL_TOKENS = 8  # of the embedder's window: [CLS], [SEP] and the joins between sentences
+_SPLIT_MARGIN = 0.9  # long sentences are cut below this share of a budget: joins shift tokens a little
+
 
 @dataclass(frozen=True)
 class _Piece:
@@ -46,8 +52,7 @@ def chunk_article(
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
-    # Special tokens ([CLS], [SEP]) and the joins between sentences take a few of the window.
-    window = (limit - 8) if limit else None
+    window = (limit - _SPECIAL_TOKENS) if limit else None
     pieces = _pieces(article.text, count_tokens, max_tokens, limit_tokens, window)
     spans = _pack(pieces, max_tokens, overlap_tokens, window, min_tokens)
     digest = article_hash or article.content_hash
@@ -59,7 +64,8 @@ def chunk_article(
     ]
 
 
-def _pieces(text, count_tokens, max_tokens, limit_tokens, window) -> list[_Piece]:  # type: ignore[no-untyped-def]
+def _pieces(text: str, count_tokens: TokenCounter, max_tokens: int, limit_tokens: TokenCounter | None,
+            window: int | None) -> list[_Piece]:
     spans: list[tuple[int, int, int]] = []
     for p, (ps, pe) in enumerate(split_paragraphs(text)):
         for s, e in split_sentences(text[ps:pe], offset=ps):
@@ -76,15 +82,17 @@ def _pieces(text, count_tokens, max_tokens, limit_tokens, window) -> list[_Piece
     return pieces
 
 
-def _split_long(text, start, end, paragraph, count_tokens, limit_tokens, max_tokens, window):  # type: ignore[no-untyped-def]
+def _split_long(text: str, start: int, end: int, paragraph: int, count_tokens: TokenCounter,
+                limit_tokens: TokenCounter | None, max_tokens: int, window: int | None) -> list[_Piece]:
     """Cut one over-long sentence into word windows that fit."""
     words = word_spans(text[start:end], offset=start)
     word_texts = [text[s:e] for s, e in words]
     tokens = count_tokens(word_texts)
     limits = limit_tokens(word_texts) if limit_tokens else [0] * len(words)
-    budget = max_tokens * 0.9  # joins between words can merge or split tokens a little
-    lbudget = window * 0.9 if window else None
-    out, first, t_sum, l_sum = [], 0, 0, 0
+    budget = max_tokens * _SPLIT_MARGIN
+    lbudget = window * _SPLIT_MARGIN if window else None
+    out: list[_Piece] = []
+    first, t_sum, l_sum = 0, 0, 0
     for i, (t, lt) in enumerate(zip(tokens, limits, strict=True)):
         if i > first and (t_sum + t > budget or (lbudget and l_sum + lt > lbudget)):
             out.append(_Piece(words[first][0], words[i - 1][1], paragraph, t_sum, l_sum))

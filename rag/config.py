@@ -1,16 +1,32 @@
-"""Settings, read from RAG_* environment variables. Only entry points call get_settings()."""
+"""Settings, read from RAG_* environment variables: the only module that reads the environment.
+
+Entry points (the CLI's `load_settings`, the API's `create_app`) build one `Settings()`; everything
+else gets it passed in. Choices are `Literal` types, so a typo fails here, naming the variable.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["auto", "extractive", "llm"]  # auto: the LLM when RAG_LLM_MODEL is set
+AnswerMode = Literal["extractive", "llm"]  # what `auto` resolves to
+RetrievalMethod = Literal["dense", "lexical", "hybrid"]
+Fusion = Literal["weighted", "rrf"]
+EmbedderName = Literal["local", "openai"]
+
+
+def _env(name: str, *fallbacks: str) -> AliasChoices:
+    """RAG_<name>, then the fallbacks (the first one set wins)."""
+    return AliasChoices(f"RAG_{name.upper()}", *fallbacks)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+    # populate_by_name: `Settings(llm_api_key=...)` works beside the environment aliases.
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(Path(".rag"), description="Where the embedded Chroma store lives.")
     chroma_url: str | None = Field(None, description="Use a `chroma run` server instead.")
@@ -21,13 +37,17 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(32, ge=0, le=512)
     chunk_min_tokens: int = Field(160, ge=1, le=2048, description="End a chunk at the next paragraph end past this.")
 
-    embedder: str = Field("local", pattern="^(local|openai)$")
+    embedder: EmbedderName = "local"
     openai_embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = Field(None, validation_alias=_env("embedding_api_key", "OPENAI_API_KEY"),
+                                                description="For RAG_EMBEDDER=openai; falls back to OPENAI_API_KEY.")
+    embedding_base_url: str | None = Field(None, validation_alias=_env("embedding_base_url"),
+                                           description="OpenAI-compatible embeddings server; unset means OpenAI.")
     embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")
 
     top_k: int = Field(8, ge=1, le=50)
-    retrieval: str = Field("hybrid", pattern="^(dense|lexical|hybrid)$")
-    hybrid_fusion: str = Field("weighted", pattern="^(weighted|rrf)$")
+    retrieval: RetrievalMethod = "hybrid"
+    hybrid_fusion: Fusion = "weighted"
     hybrid_alpha: float = Field(0.8, ge=0, le=1, description="Weighted fusion: share of the dense score.")
     mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = no diversification.")
     lexical_dir: Path | None = Field(None, description="Where the BM25 index lives; default DATA_DIR/lexical.")
@@ -35,7 +55,8 @@ class Settings(BaseSettings):
     # LLM answers: on when RAG_LLM_MODEL is set (mode auto). Any OpenAI-compatible server.
     llm_model: str | None = Field(None, description="Model name; setting it turns LLM answers on.")
     llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1; unset means OpenAI.")
-    llm_api_key: SecretStr | None = Field(None, description="Falls back to OPENAI_API_KEY.")
+    llm_api_key: SecretStr | None = Field(None, validation_alias=_env("llm_api_key", "OPENAI_API_KEY"),
+                                          description="Falls back to OPENAI_API_KEY.")
     llm_deadline_s: float = Field(60.0, gt=0, le=600, description="One deadline per answer, retries included.")
     llm_timeout_s: float = Field(20.0, gt=0, le=600, description="Per request (never past the deadline).")
     llm_max_retries: int = Field(2, ge=0, le=10)
@@ -64,7 +85,3 @@ class Settings(BaseSettings):
     feed_max_entries: int = Field(100, ge=1, le=100_000, description="New or changed entries taken per feed "
                                                                       "per pass; the rest wait for the next.")
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

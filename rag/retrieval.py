@@ -125,18 +125,22 @@ class Retriever:
         unscored = [i for i in chunks if i not in bm25]
         if unscored and len(lexical) >= pool:  # a shorter list holds every chunk that matches at all
             bm25.update(self.index.scores(match, unscored))
-        best_bm25 = max(bm25.values(), default=0.0) or 1.0
-        fused = {}
-        for i in chunks:
-            if p.fusion == "rrf":
-                fused[i] = sum(1 / (p.rrf_k + ranks[i]) for ranks in (dense_rank, lexical_rank) if i in ranks)
-            else:
-                fused[i] = p.alpha * cosine.get(i, 0.0) + (1 - p.alpha) * bm25.get(i, 0.0) / best_bm25
+        fused = fuse(list(chunks), cosine, bm25, dense_rank, lexical_rank, p)
         order = sorted(chunks, key=lambda i: fused[i], reverse=True)
         return [chunks[i].model_copy(update={
             "score": round(fused[i], 6), "dense_rank": dense_rank.get(i), "lexical_rank": lexical_rank.get(i),
             "dense_score": round(cosine[i], 6) if i in cosine else None,
             "lexical_score": round(bm25.get(i, 0.0), 6)}) for i in order]
+
+
+def fuse(ids: Sequence[str], cosine: dict[str, float], bm25: dict[str, float], dense_rank: dict[str, int],
+         lexical_rank: dict[str, int], p: RetrievalParams) -> dict[str, float]:
+    """Each candidate's fused score. `weighted`: alpha·cosine + (1-alpha)·bm25/best bm25 (a missing
+    score counts 0); `rrf`: the sum of 1/(rrf_k + rank) over the lists that rank it."""
+    if p.fusion == "rrf":
+        return {i: sum(1 / (p.rrf_k + ranks[i]) for ranks in (dense_rank, lexical_rank) if i in ranks) for i in ids}
+    best_bm25 = max(bm25.values(), default=0.0) or 1.0
+    return {i: p.alpha * cosine.get(i, 0.0) + (1 - p.alpha) * bm25.get(i, 0.0) / best_bm25 for i in ids}
 
 
 def _ranked(chunks: list[RetrievedChunk], side: str) -> list[RetrievedChunk]:

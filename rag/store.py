@@ -13,28 +13,34 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from rag import chunking
 from rag.errors import ConfigError, StoreUnavailable
 from rag.types import Article, ArticleInfo, Chunk, RetrievedChunk
 
 if TYPE_CHECKING:
     import numpy as np
 
+# chromadb's own types make every result field Optional and metadata a read-only Mapping; this
+# module reads results it asked for by shape, so clients and collections are typed loosely.
+ClientAPI = Any
+Collection = Any
+
 
 def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int,
                     min_tokens: int) -> str:
-    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v2"
+    key = f"{embedder}|{encoding}|{chunk_tokens}|{overlap}|{min_tokens}|v{chunking.CHUNKER_VERSION}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 
 
-def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-untyped-def]
+def open_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -77,22 +83,22 @@ def date_number(iso: str) -> int:
 
 
 class ChunkStore:
-    def __init__(self, client_factory, stem: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client_factory: Callable[[], ClientAPI], stem: str) -> None:
         self._client_factory = client_factory
         self.stem = stem
 
     @cached_property
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> ClientAPI:
         return self._client_factory()
 
     @cached_property
-    def chunks(self):  # type: ignore[no-untyped-def]
+    def chunks(self) -> Collection:
         return self.client.get_or_create_collection(
             f"{self.stem}-chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
 
     @cached_property
-    def articles(self):  # type: ignore[no-untyped-def]
+    def articles(self) -> Collection:
         return self.client.get_or_create_collection(
             f"{self.stem}-articles", embedding_function=None
         )
@@ -160,7 +166,8 @@ class ChunkStore:
         self.bump_generation()
         return removed
 
-    def _upsert(self, collection, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+    def _upsert(self, collection: Collection, ids: list[str], embeddings: Any, documents: list[str],
+                metadatas: list[dict[str, Any]]) -> None:
         for lo in range(0, len(ids), self.batch_size):
             hi = lo + self.batch_size
             collection.upsert(ids=ids[lo:hi], embeddings=embeddings[lo:hi], documents=documents[lo:hi],

@@ -64,7 +64,7 @@ def _records(body: Any) -> list[Any]:
     if isinstance(body, list):
         return body
     if isinstance(body, dict) and isinstance(body.get("articles"), list):
-        return body["articles"]  # type: ignore[no-any-return]
+        return body["articles"]
     if isinstance(body, dict):
         return [body]
     raise HTTPException(422, "expected an article object, a list of them, or {\"articles\": [...]}")
@@ -74,7 +74,7 @@ def _label(record: Any, where: str) -> str:
     if isinstance(record, dict):
         for key in ("id", "url"):
             if isinstance(record.get(key), str) and record[key].strip():
-                return record[key].strip()  # type: ignore[no-any-return]
+                return record[key].strip()
     return where
 
 

@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
 
+from rag.config import Mode
 from rag.types import Answer, Final, Token
 from rag_api.deps import PipelineDep
 from rag_api.schemas import MAX_QUESTION_CHARS, ChatIn
 from rag_api.sse import event, started, stream
 
 router = APIRouter(tags=["openai-compatible"])
-MODELS = {"rag-news": "auto", "rag-news-extractive": "extractive", "rag-news-llm": "llm"}
+MODELS: dict[str, Mode] = {"rag-news": "auto", "rag-news-extractive": "extractive", "rag-news-llm": "llm"}
 _SOURCES_HEADER = "\n\nSources:\n"
 _REPLACED = "\n\n(The text above could not be verified; this answer replaces it.)\n\n"
 
@@ -33,13 +35,14 @@ def models() -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion with cited sources",
+             response_model=None,
              responses={200: {"description": "chat.completion, or chat.completion.chunk events when streaming; "
                                              "extra fields `citations` (verified) and `rag` (the answer object)"}})
-def chat_completions(body: ChatIn, pipeline: PipelineDep):  # type: ignore[no-untyped-def]
+def chat_completions(body: ChatIn, pipeline: PipelineDep) -> dict[str, Any] | StreamingResponse:
     question, history = _split(body)
     mode = MODELS.get(body.model, "auto")
-    pipeline.resolve_mode(mode)  # type: ignore[arg-type]
-    events = pipeline.ask_stream(question, mode=mode, history=history)  # type: ignore[arg-type]
+    pipeline.resolve_mode(mode)
+    events = pipeline.ask_stream(question, mode=mode, history=history)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if not body.stream:
         answer = next(e.answer for e in events if isinstance(e, Final))

@@ -159,7 +159,8 @@ def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: in
     return chosen + sorted(leads.values(), key=lambda c: c.start)[:room]
 
 
-def _candidates(chunks, q_terms, weights, total, params) -> list[Candidate]:  # type: ignore[no-untyped-def]
+def _candidates(chunks: list[RetrievedChunk], q_terms: set[str], weights: dict[str, float], total: float,
+                params: Params) -> list[Candidate]:
     found: dict[tuple[str, int, int], Candidate] = {}
     for chunk in chunks:
         paragraph_coverage: dict[int, float] = {}

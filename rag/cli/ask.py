@@ -1,13 +1,24 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import date_option, get_pipeline, user_errors
+from rag.cli.common import F, date_option, get_pipeline, user_errors
+
+if TYPE_CHECKING:
+    from rag.config import Mode, RetrievalMethod
+    from rag.types import Answer, Final, Token
+
+# rag.pipeline and rag.types are imported inside the commands: they load pydantic, which
+# `rag --help` should not pay for.
 
 
-def _filter_options(fn):  # type: ignore[no-untyped-def]
+def _filter_options(fn: F) -> F:
     fn = click.option("--source", help="Only articles from this source.")(fn)
     fn = date_option("--until", "Only articles published on or before this date.")(fn)
     fn = date_option("--since", "Only articles published on or after this date.")(fn)
@@ -22,7 +33,7 @@ def _filter_options(fn):  # type: ignore[no-untyped-def]
               help="extractive: the articles' own sentences; llm: written by RAG_LLM_MODEL, quotes verified; "
                    "auto: llm when RAG_LLM_MODEL is set.")
 def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-        as_json: bool, mode: str) -> None:
+        as_json: bool, mode: Mode) -> None:
     """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
 
     \b
@@ -30,14 +41,13 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
       rag ask "What did Belarus offer Astrakhan?" --since 2025-01-01
       RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=qwen rag ask "..." --mode llm
     """
-    import sys
-
     from rag.pipeline import Filters
+
     if not question.strip():
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
     with user_errors():
-        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)  # type: ignore[arg-type]
+        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)
         answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
         click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
@@ -45,7 +55,7 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
     print_answer_details(answer)
 
 
-def show_answer_text(events, live: bool, text: bool = True):  # type: ignore[no-untyped-def]
+def show_answer_text(events: Iterable[Token | Final], live: bool, text: bool = True) -> Answer:
     """Print answer text as it streams (when `live`), then make sure what stands on screen is the
     final, verified answer; return that answer."""
     from rag.types import Final
@@ -65,7 +75,7 @@ def show_answer_text(events, live: bool, text: bool = True):  # type: ignore[no-
     return answer
 
 
-def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
+def print_answer_details(answer: Answer) -> None:
     """What a reader needs to trust the answer: warnings, then the numbered quotes."""
     v = answer.verification
     for sentence in answer.unsupported:
@@ -95,15 +105,13 @@ def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
 @click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
               help="Override RAG_RETRIEVAL for this search.")
 def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-           explain: bool, retrieval: str | None) -> None:
+           explain: bool, retrieval: RetrievalMethod | None) -> None:
     """Show the chunks retrieved for QUERY, best first, with their scores.
 
     \b
     Example:
       rag search "Babushkina Krynka" --explain
     """
-    from dataclasses import replace
-
     from rag.pipeline import Filters
 
     pipeline = get_pipeline()

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from rag.cli.ask import print_answer_details, show_answer_text
 from rag.cli.common import get_pipeline, user_errors
+
+if TYPE_CHECKING:
+    from rag.config import Mode
+    from rag.pipeline import Pipeline
+    from rag.types import Answer
 
 HELP = """Commands:
   /sources   the chunks retrieved for the last answer, with scores
@@ -17,13 +23,13 @@ HELP = """Commands:
 class Chat:
     """One conversation: answers questions with the history of the ones before."""
 
-    def __init__(self, pipeline, mode: str, top_k: int | None, live: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, pipeline: Pipeline, mode: Mode, top_k: int | None, live: bool) -> None:
         self.pipeline = pipeline
         self.mode = mode
         self.top_k = top_k
         self.live = live  # stream answer text as it is written
         self.history: list[tuple[str, str]] = []
-        self.last = None
+        self.last: Answer | None = None
 
     def handle(self, line: str) -> bool:
         """Act on one input line; False means leave."""
@@ -78,7 +84,7 @@ class Chat:
 @click.command()
 @click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True)
 @click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
-def chat(mode: str, top_k: int | None) -> None:
+def chat(mode: Mode, top_k: int | None) -> None:
     """Ask questions in a conversation; follow-ups ("and what about food?") use what came before.
 
     \b
@@ -87,7 +93,7 @@ def chat(mode: str, top_k: int | None) -> None:
     """
     pipeline = get_pipeline()
     with user_errors():
-        pipeline.resolve_mode(mode)  # type: ignore[arg-type]
+        pipeline.resolve_mode(mode)
     interactive = sys.stdin.isatty()
     session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty())
     if not interactive:

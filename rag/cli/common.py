@@ -5,42 +5,50 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from rag.errors import RagError
+
 if TYPE_CHECKING:
+    from rag.config import Settings
     from rag.pipeline import Pipeline
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def get_pipeline() -> Pipeline:
+def load_settings() -> Settings:
+    """The environment's settings; a bad value is one line naming its variable."""
+    # Imported here, not at the top: pydantic would slow `rag --help`.
     from pydantic import ValidationError
 
     from rag.config import Settings
-    from rag.pipeline import Pipeline
 
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "RAG_" + str(first["loc"][0]).upper()
-        raise click.ClickException(f"{name}: {first['msg']}") from None
-    return Pipeline.from_settings(settings)
+        name = str(first["loc"][0]).upper()
+        raise click.ClickException(f"{name if name.startswith('RAG_') else 'RAG_' + name}: {first['msg']}") from None
+
+
+def get_pipeline() -> Pipeline:
+    from rag.pipeline import Pipeline
+
+    return Pipeline.from_settings(load_settings())
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Domain errors become one clear line and exit status 1, never a traceback."""
-    from rag.errors import RagError
-
     try:
         yield
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        from rag.store import is_connection_error
+        from rag.store import is_connection_error  # loads pydantic, like the pipeline
 
         if not is_connection_error(exc):
             raise
@@ -53,8 +61,6 @@ def date_option(name: str, help_text: str) -> Callable[[F], F]:
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is None:
             return None
-        from datetime import date
-
         try:
             return date.fromisoformat(value).isoformat()
         except ValueError:

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rag.cli.common import get_pipeline, is_terminal, user_errors
+
+if TYPE_CHECKING:
+    from rag.config import Mode, RetrievalMethod
+    from rag.evals.runner import EvalRun
+
+Progress = Callable[[int, int], None]
 
 
 @click.group("eval", invoke_without_command=True)
@@ -24,8 +32,8 @@ from rag.cli.common import get_pipeline, is_terminal, user_errors
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
 @click.pass_context
-def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: str,
-               top_k: int | None, retrieval: str | None, ignore_history: bool, out: Path,
+def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
+               top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, out: Path,
                floors: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
@@ -116,7 +124,7 @@ def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | No
         raise SystemExit(1)
 
 
-def _run_with_progress(run):  # type: ignore[no-untyped-def]
+def _run_with_progress(run: Callable[[Progress | None], EvalRun]) -> EvalRun:
     if not is_terminal():
         return run(None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -126,7 +134,7 @@ def _run_with_progress(run):  # type: ignore[no-untyped-def]
         return run(lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # type: ignore[type-arg]
+def _print_table(columns: dict[str, dict[str, Any]], deltas: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -149,7 +157,7 @@ def _print_table(columns: dict[str, dict], deltas: bool = False) -> None:  # typ
     Console(width=120).print(table)
 
 
-def _delta(key: str, before, after) -> str:  # type: ignore[no-untyped-def]
+def _delta(key: str, before: object, after: object) -> str:
     from rag.evals.metrics import LOWER_IS_BETTER
 
     if not isinstance(before, (int, float)) or not isinstance(after, (int, float)):

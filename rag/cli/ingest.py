@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from rag.cli.common import get_pipeline, is_terminal, user_errors
+
+if TYPE_CHECKING:
+    from rag.loaders import Loaded
+    from rag.pipeline import IngestReport, Pipeline
+    from rag.types import Article
+
+_PROGRESS_FROM = 20  # articles; fewer finish before a progress bar would help
 
 
 @click.command()
@@ -43,7 +53,7 @@ def ingest(paths: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _add_urls(pipeline, urls, loaded) -> None:  # type: ignore[no-untyped-def]
+def _add_urls(pipeline: Pipeline, urls: list[str], loaded: Loaded) -> None:
     from rag.feeds import collect_urls, fetcher_from_settings
 
     with fetcher_from_settings(pipeline.settings) as fetcher:
@@ -55,8 +65,8 @@ def _add_urls(pipeline, urls, loaded) -> None:  # type: ignore[no-untyped-def]
     loaded.errors.extend(collected.errors)
 
 
-def ingest_with_progress(pipeline, articles):  # type: ignore[no-untyped-def]
-    if len(articles) < 20 or not is_terminal():
+def ingest_with_progress(pipeline: Pipeline, articles: Sequence[Article]) -> IngestReport:
+    if len(articles) < _PROGRESS_FROM or not is_terminal():
         return pipeline.ingest(articles)
     from rich.progress import (
         BarColumn,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import click
 
+from rag.cli.common import load_settings
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -10,10 +12,8 @@ import click
               help="Several workers need RAG_CHROMA_URL (embedded Chroma is one process only).")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the HTTP API (see /docs for the OpenAPI document)."""
-    import os
-
     import uvicorn
 
-    if workers > 1 and not os.environ.get("RAG_CHROMA_URL"):
+    if workers > 1 and not load_settings().chroma_url:
         raise click.ClickException("--workers > 1 needs a Chroma server: set RAG_CHROMA_URL")
     uvicorn.run("rag_api.main:create_app", factory=True, host=host, port=port, workers=workers)

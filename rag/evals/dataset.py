@@ -87,8 +87,10 @@ def _parse(record: object) -> Question:
                     history=tuple(history))
 
 
-def _locate_evidence(evidence, corpus, hay: dict[str, Normalised]):  # type: ignore[no-untyped-def]
-    spans, missing = [], []
+def _locate_evidence(evidence: tuple[str, ...], corpus: dict[str, str],
+                     hay: dict[str, Normalised]) -> tuple[tuple[tuple[Span, ...], ...], list[str]]:
+    spans: list[tuple[Span, ...]] = []
+    missing: list[str] = []
     for passage in evidence:
         found = tuple(
             Span(article_id, *where)
