@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
+from rag_api.guard import LOOPBACK, Guard, host_name
 from rag_api.routes import articles, ask, health, openai, page, search
 
 log = logging.getLogger("rag_api")
@@ -44,6 +45,8 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(Guard, max_bytes=settings.api_max_body_bytes, allowed_hosts=allowed_hosts(settings),
+                       body_timeout_s=settings.api_read_timeout_s)
     app.include_router(health.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
@@ -69,6 +72,24 @@ def _document_article_records(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str] | None:
+    """The Host names to answer to, or None for no check: nothing configured (an app built in a test
+    or by hand), `*` in RAG_API_ALLOWED_HOSTS, or `rag serve --host 0.0.0.0` with no list."""
+    listed = {host_name(h) for h in (settings.api_allowed_hosts or "").split(",") if h.strip()}
+    if "*" in listed:
+        return None
+    bound = host_name(settings.api_bound_host) if settings.api_bound_host else None
+    if bound in ("0.0.0.0", "::", ""):
+        if not listed:
+            log.warning("serving on all interfaces with no RAG_API_ALLOWED_HOSTS: the Host header is not "
+                        "checked (set it to the names clients use, to guard against DNS rebinding)")
+            return None
+        bound = None
+    if not listed and bound is None:
+        return None
+    return frozenset(listed | set(LOOPBACK) | ({bound} if bound else set()))
 
 
 def _warm(pipeline: Pipeline) -> None:

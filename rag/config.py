@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(10_000_000, ge=1024, description="Larger request bodies get 413.")
     api_max_batch: int = Field(1000, ge=1, description="Articles per POST /v1/articles.")
     max_file_bytes: int = Field(5_000_000, ge=1)
+    # Browser and slow-client safety (issue 16); see docs/RELIABILITY.md.
+    api_allowed_hosts: str | None = Field(None, description="Comma-separated Host names the API answers to "
+                                          "(DNS-rebinding guard); `*` = any. `rag serve` adds its --host "
+                                          "and the loopback names.")
+    api_bound_host: str | None = Field(None, description="Set by `rag serve` to its --host.")
+    api_read_timeout_s: float = Field(15.0, gt=0, le=600, description="A request's headers, and its body, "
+                                      "must arrive within this; slower clients are cut (408 / closed).")
+    api_max_connections: int = Field(200, ge=1, description="Open connections + requests before new ones "
+                                     "get 503 (uvicorn limit_concurrency).")
 
 
 @lru_cache(maxsize=1)

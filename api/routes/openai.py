@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from rag.hygiene import inert_markers, inert_sources_header
 from rag.types import Answer, Final, Token
 from rag_api.deps import PipelineDep
 from rag_api.schemas import MAX_QUESTION_CHARS, ChatIn
@@ -57,17 +58,29 @@ def chat_completions(body: ChatIn, pipeline: PipelineDep):  # type: ignore[no-un
 
 def content(answer: Answer) -> str:
     """The answer as a chat message: text with [n] markers, then the numbered quotes."""
-    return answer.answer + sources_block(answer)
+    return body_text(answer.answer) + sources_block(answer)
+
+
+def body_text(text: str) -> str:
+    """Answer text as it goes into the reply: a `Sources:` line in it is not the server's."""
+    return inert_sources_header(text)
 
 
 def sources_block(answer: Answer) -> str:
+    """One line per citation: `[n] “quote” — title, date`. Quotes and titles come from articles, so
+    they are put on one line and their own [n] / Sources: look-alikes are made inert: every line of
+    the block is the server's."""
     if not answer.citations:
         return ""
     lines = []
     for c in answer.citations:
         date = f", {c.published_at}" if c.published_at else ""
-        lines.append(f"[{c.n}] “{c.quote}” — {c.title}{date}")
+        lines.append(f"[{c.n}] “{_one_line(c.quote)}” — {_one_line(c.title)}{date}")
     return _SOURCES_HEADER + "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return inert_markers(" ".join(text.split()))
 
 
 def _split(body: ChatIn) -> tuple[str, list[tuple[str, str]]]:
@@ -104,7 +117,7 @@ def _chunks(events: Iterator[Token | Final], completion_id: str, model: str) -> 
             continue
         answer = e.answer
         if shown != answer.answer:
-            yield chunk({"content": (_REPLACED if shown else "") + answer.answer})
+            yield chunk({"content": (_REPLACED if shown else "") + body_text(answer.answer)})
         if answer.citations:
             yield chunk({"content": sources_block(answer)})
         yield chunk({}, "stop", **_extras(answer))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from rag.cli.common import get_pipeline, is_terminal, user_errors
+from rag.cli.common import get_pipeline, is_terminal, say, user_errors
 
 
 @click.command()
@@ -23,11 +23,11 @@ def ingest(paths: tuple[str, ...]) -> None:
     with user_errors():
         loaded = load_paths(paths, pipeline.settings.max_file_bytes)
         for error in loaded.errors:
-            click.echo(f"error: {error}", err=True)
+            say(f"error: {error}", err=True)
         report = ingest_with_progress(pipeline, loaded.articles)
     for article_id, status, detail in report.results:
         if status == "failed" and detail:
-            click.echo(f"error: {article_id}: {detail}", err=True)
+            say(f"error: {article_id}: {detail}", err=True)
     failed = report.count("failed") + len(loaded.errors)
     click.echo(
         f"{report.count('added')} added, {report.count('updated')} updated, "
