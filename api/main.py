@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -54,7 +55,28 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     for module in (ask, search, articles, openai):
         app.include_router(module.router, dependencies=guarded)
     _document_article_records(app)
+    _log_errors_once(app)
     return app
+
+
+def _log_errors_once(app: FastAPI) -> None:
+    """Starlette answers an unexpected error with our handler's 500 (which logs it) and then re-raises
+    it, so the server logged every 500 a second time with its traceback. The re-raise stops here."""
+    build = app.build_middleware_stack
+
+    def build_stack() -> Any:
+        inner = build()
+
+        async def stack(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await inner(scope, receive, send)
+            except Exception:
+                if scope["type"] != "http":
+                    raise
+
+        return stack
+
+    app.build_middleware_stack = build_stack  # type: ignore[method-assign]
 
 
 def _document_article_records(app: FastAPI) -> None:

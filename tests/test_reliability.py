@@ -254,7 +254,9 @@ def test_a_read_only_data_dir_is_named(tmp_path, monkeypatch):
 
 # --- item 6: cancellation ------------------------------------------------------------------------
 
-LONG_REPLY = "QUOTES:\n[1] (source 1) \"x\"\nANSWER:\n" + "Belarus offered many things to Astrakhan. " * 60
+LONG_REPLY = ('QUOTES:\n[1] (source 1) "Belarusian President Aleksandr Lukashenko met with Governor of Russia\'s '
+              'Astrakhan Oblast Igor Babushkin in Minsk on 2 May."\nANSWER:\n'
+              + "Lukashenko met the Astrakhan governor in Minsk [1]. " * 60)
 
 
 @pytest.mark.parametrize("route", ["/v1/ask", "/v1/chat/completions"])
@@ -264,11 +266,13 @@ def test_a_client_hang_up_closes_the_upstream_llm_stream_within_a_second(route, 
     env = {"RAG_DATA_DIR": str(seeded_dir), "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url,
            "RAG_LLM_DEADLINE_S": "60"}
     with serving(env) as url:
-        fake_llm.enqueue(Scripted(LONG_REPLY, piece=8, pace=0.05))  # about 16 s of streaming if read to the end
+        fake_llm.enqueue(Scripted(LONG_REPLY, piece=16, pace=0.03))  # 6 s more of streaming if read to the end
         with httpx.Client(timeout=30) as http, http.stream("POST", f"{url}{route}", json=body) as response:
             assert response.status_code == 200
+            seen = 0
             for line in response.iter_lines():
-                if "offered" in line:  # the model is mid-answer
+                seen += line.startswith("data:")
+                if seen >= 5:  # the model is mid-answer
                     break
             hung_up = time.monotonic()
         deadline = time.monotonic() + 5
@@ -318,3 +322,15 @@ def test_slow_clients_are_cut_and_a_mid_body_hang_up_is_at_most_one_log_line(tmp
              if line.strip() and "INFO" not in line]
     assert len(lines) <= 3, "\n".join(lines)  # one per cut connection at most, no tracebacks
     assert "Traceback" not in log_path.read_text(errors="replace")
+
+
+def test_a_500_is_logged_once(embedded_pipeline, monkeypatch, caplog):
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(embedded_pipeline.store, "list_articles", broken)
+    client = TestClient(create_app(embedded_pipeline))  # raises what the app re-raises to its server
+    with caplog.at_level("ERROR"):
+        r = client.get("/v1/articles")
+    assert r.status_code == 500 and r.json()["detail"] == "internal error"
+    assert len([rec for rec in caplog.records if rec.levelname == "ERROR"]) == 1
