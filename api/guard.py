@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import urlsplit
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.hygiene import BadInput, check_document
@@ -76,7 +76,7 @@ class Guard:
             await self._too_large(scope, receive, send)
             return
         try:
-            with anyio.fail_after(self.body_timeout_s):
+            async with asyncio.timeout(self.body_timeout_s):
                 body = await self._read(receive)
         except _TooLarge:
             await self._too_large(scope, receive, send)

@@ -334,3 +334,31 @@ def test_a_500_is_logged_once(embedded_pipeline, monkeypatch, caplog):
         r = client.get("/v1/articles")
     assert r.status_code == 500 and r.json()["detail"] == "internal error"
     assert len([rec for rec in caplog.records if rec.levelname == "ERROR"]) == 1
+
+
+def test_ctrl_c_in_rag_ask_closes_the_llm_stream(seeded_dir, fake_llm):
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
+        "RAG_DATA_DIR": str(seeded_dir), "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    fake_llm.enqueue(Scripted(LONG_REPLY, piece=16, pace=0.03))
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "ask", SEED_QUESTION, "--mode", "llm"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not fake_llm.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake_llm.requests, "rag ask never called the LLM"
+        time.sleep(1.0)  # mid-answer: the reply streams for about 6 s
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    deadline = time.monotonic() + 5
+    while not fake_llm.hangups and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake_llm.hangups and fake_llm.hangups[0] - interrupted < 1.0
+    assert proc.returncode != 0
