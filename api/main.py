@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 
 from rag.config import Settings
+from rag.datadir import data_dir_problem
 from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
@@ -38,7 +39,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         try:  # load the model and open the store now, not on the first request
             await run_in_threadpool(_warm, pipeline)
         except Exception as exc:  # start anyway: /readyz reports what is wrong
-            log.warning("warm-up failed: %s", exc)
+            log.warning("warm-up failed: %s", data_dir_problem(settings) or exc)
         yield
 
     app = FastAPI(title="rag-news", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
