@@ -67,11 +67,14 @@ class Guard:
             await self.app(scope, receive, send)
             return
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        declared = headers.get("content-length")
+        if not kind and declared in (None, "0") and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body at all (e.g. POST /v1/feeds/refresh)
+            return
         if not (kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))):
             await error_response(415, f"{method} {path} takes a JSON body: send `Content-Type: application/json`"
                                       f" (got {kind or 'none'!r})")(scope, receive, send)
             return
-        declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return

@@ -22,7 +22,7 @@ from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
 from rag_api.guard import LOOPBACK, Guard, host_name
-from rag_api.routes import articles, ask, health, openai, page, search
+from rag_api.routes import articles, ask, feeds, health, openai, page, search
 
 log = logging.getLogger("rag_api")
 
@@ -53,7 +53,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
     guarded = [Depends(require_api_key)]
-    for module in (ask, search, articles, openai):
+    for module in (ask, search, articles, openai, feeds):
         app.include_router(module.router, dependencies=guarded)
     _document_article_records(app)
     _log_errors_once(app)

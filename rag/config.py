@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     api_max_connections: int = Field(200, ge=1, description="Open connections + requests before new ones "
                                      "get 503 (uvicorn limit_concurrency).")
 
+    # Fetching URLs and feeds (rag ingest URL, rag feeds, rag watch): see README "Politeness".
+    fetch_user_agent: str = Field("rag-news/0.1 (feed reader for a news question-answering index; "
+                                  "conditional GETs; respects robots.txt)", min_length=8)
+    fetch_timeout_s: float = Field(15.0, gt=0, le=300, description="Per request: connect, read, write.")
+    fetch_max_bytes: int = Field(5_000_000, ge=1024, description="Larger feeds and pages are refused.")
+    fetch_retries: int = Field(2, ge=0, le=10, description="Retries after a timeout, dead connection, 429 or 5xx.")
+    fetch_backoff_s: float = Field(1.0, ge=0, le=60, description="First retry wait; doubles each retry.")
+    fetch_max_redirects: int = Field(5, ge=0, le=30)
+    fetch_host_delay_s: float = Field(1.0, ge=0, le=300, description="Pause between requests to one host.")
+    fetch_host_concurrency: int = Field(2, ge=1, le=16, description="Requests in flight to one host.")
+    fetch_workers: int = Field(8, ge=1, le=64, description="Requests in flight in all.")
+    feed_max_entries: int = Field(100, ge=1, le=100_000, description="New or changed entries taken per feed "
+                                                                      "per pass; the rest wait for the next.")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

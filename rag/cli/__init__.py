@@ -11,6 +11,7 @@ from rag.cli.articles import articles
 from rag.cli.ask import ask, search
 from rag.cli.chat import chat
 from rag.cli.evaluate import eval_group
+from rag.cli.feeds import feeds, watch
 from rag.cli.ingest import ingest
 from rag.cli.serve import serve
 
@@ -34,6 +35,8 @@ cli.add_command(chat)
 cli.add_command(articles)
 cli.add_command(eval_group)
 cli.add_command(serve)
+cli.add_command(feeds)
+cli.add_command(watch)
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ from rag.cli.common import get_pipeline, is_terminal, say, user_errors
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def ingest(paths: tuple[str, ...]) -> None:
-    """Add articles from files and folders (.txt, .md, .json, .jsonl, .html).
+    """Add articles from files and folders (.txt, .md, .json, .jsonl, .html), and from http(s)
+    URLs of article pages or RSS/Atom feeds (each entry's page is fetched; an article's id is its
+    canonical URL).
 
     Re-ingesting an unchanged article does nothing; an edited one replaces all its chunks.
     Bad files are reported one per line and the rest are still ingested (exit status 1).
@@ -16,12 +18,16 @@ def ingest(paths: tuple[str, ...]) -> None:
     \b
     Example:
       rag ingest seeds/ news.jsonl page.html
+      rag ingest https://example.org/news/rss.xml https://example.org/2026/story.html
     """
     from rag.loaders import load_paths
 
     pipeline = get_pipeline()
+    urls = [p for p in paths if p.lower().startswith(("http://", "https://"))]
     with user_errors():
-        loaded = load_paths(paths, pipeline.settings.max_file_bytes)
+        loaded = load_paths([p for p in paths if p not in urls], pipeline.settings.max_file_bytes)
+        if urls:
+            _add_urls(pipeline, urls, loaded)
         for error in loaded.errors:
             say(f"error: {error}", err=True)
         report = ingest_with_progress(pipeline, loaded.articles)
@@ -35,6 +41,18 @@ def ingest(paths: tuple[str, ...]) -> None:
     )
     if failed:
         raise SystemExit(1)
+
+
+def _add_urls(pipeline, urls, loaded) -> None:  # type: ignore[no-untyped-def]
+    from rag.feeds import collect_urls, fetcher_from_settings
+
+    with fetcher_from_settings(pipeline.settings) as fetcher:
+        collected = collect_urls(urls, fetcher, pipeline.settings.feed_max_entries)
+    for notice in collected.notices:
+        click.echo(notice, err=True)
+    known = {a.id for a in loaded.articles}
+    loaded.articles.extend(a for a in collected.articles if a.id not in known)
+    loaded.errors.extend(collected.errors)
 
 
 def ingest_with_progress(pipeline, articles):  # type: ignore[no-untyped-def]

@@ -1,0 +1,502 @@
+"""Watched feeds: their state next to the store, and one polling pass over them.
+
+State lives in its own Chroma collection, `<stem>-feeds`, beside the store's own collections, so it
+survives restarts and two watchers against one `chroma run` server share it: one record per feed
+(id = feed URL) holding its validators (ETag, Last-Modified), the last check and error, a short
+lease that keeps a second watcher off a feed being polled, and (as the document) the entries
+already ingested with their fingerprints.
+
+A pass: claim each feed, send a conditional GET (an unchanged feed costs one 304), fetch the page
+of each new or changed entry (at most `feed_max_entries` per feed per pass; the rest wait for the
+next pass), fall back to the entry's own text when the page cannot be fetched, write all articles
+with one `Pipeline.ingest`, then save each feed's state. State is saved only after the articles are
+written, so an interrupted pass loses nothing: it is simply done again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from rag.errors import LoadError, RagError
+from rag.fetch import Fetcher, FetchError, Politeness, Response, check_url
+from rag.types import Article
+from rag.web import Entry, Feed, entry_article, looks_like_feed, page_article, parse_feed
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+_LEASE_S = 600.0
+_ROBOTS = "robots:"
+_MAX_SEEN = 5000  # entries remembered per feed; feeds list far fewer at a time
+Outcome = Literal["new", "updated", "unchanged", "failed"]
+
+
+def chroma_client(pipeline: Pipeline):  # type: ignore[no-untyped-def]
+    """The store's Chroma client. The one place feeds reach into the store (re-point it here when
+    the store changes shape)."""
+    return pipeline.store.client
+
+
+def collection_name(pipeline: Pipeline) -> str:
+    return f"{pipeline.store.stem}-feeds"
+
+
+class FeedNotFound(RagError):
+    pass
+
+
+@dataclass
+class FeedState:
+    url: str
+    added_at: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_checked: str | None = None
+    last_status: str | None = None  # "200", "304", "failed"
+    last_error: str | None = None
+    lease_holder: str | None = None
+    lease_until: float = 0.0
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # entry key -> {"fp", "id", "full"}
+
+    def public(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("seen", "lease_holder", "lease_until")}
+        out["entries_seen"] = len(self.seen)
+        return out
+
+
+class FeedStore:
+    """Feed records in one Chroma collection (no vectors: each gets the placeholder [1.0])."""
+
+    def __init__(self, client_factory: Callable[[], Any], name: str) -> None:
+        self._client_factory = client_factory
+        self.name = name
+        self._collection: Any = None
+
+    @classmethod
+    def for_pipeline(cls, pipeline: Pipeline) -> FeedStore:
+        return cls(lambda: chroma_client(pipeline), collection_name(pipeline))
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._collection = self._client_factory().get_or_create_collection(self.name, embedding_function=None)
+        return self._collection
+
+    def add(self, url: str) -> tuple[FeedState, bool]:
+        """(state, created): adding a feed already watched changes nothing."""
+        url = check_url(url)
+        found = self.get(url)
+        if found is not None:
+            return found, False
+        state = FeedState(url=url, added_at=_now())
+        self.save(state)
+        return state, True
+
+    def remove(self, url: str) -> None:
+        key = url.strip()
+        if self.get(key) is None:
+            raise FeedNotFound(f"{key}: not a watched feed; see `rag feeds list`")
+        self.collection.delete(ids=[key])
+
+    def get(self, url: str) -> FeedState | None:
+        if url.strip().startswith(_ROBOTS):
+            return None
+        got = self.collection.get(ids=[url.strip()], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return _state(got["ids"][0], got["metadatas"][0], got["documents"][0])
+
+    def list(self) -> list[FeedState]:
+        got = self.collection.get(include=["metadatas", "documents"])
+        states = [_state(i, m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+                  if not i.startswith(_ROBOTS)]
+        return sorted(states, key=lambda s: (s.added_at, s.url))
+
+    # robots.txt files, kept so a watcher started by cron does not fetch them on every run
+    def load_robots(self, origin: str) -> tuple[str, float] | None:
+        got = self.collection.get(ids=[_ROBOTS + origin], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return None
+        return got["documents"][0] or "", float((got["metadatas"][0] or {}).get("fetched_at", 0.0))
+
+    def save_robots(self, origin: str, text: str) -> None:
+        self.collection.upsert(ids=[_ROBOTS + origin], embeddings=[[1.0]], documents=[text],
+                               metadatas=[{"kind": "robots", "fetched_at": time.time()}])
+
+    def save(self, state: FeedState) -> None:
+        meta = {k: v for k, v in state.__dict__.items() if k != "seen" and v is not None}
+        self.collection.upsert(ids=[state.url], embeddings=[[1.0]], metadatas=[meta],
+                               documents=[json.dumps(state.seen, ensure_ascii=False)])
+
+    def claim(self, url: str, holder: str) -> FeedState | None:
+        """The feed's state with a lease taken for `holder`, or None while another watcher holds it.
+        Chroma has no compare-and-set: the lease is written, then read back after a moment, and
+        the watcher whose id is there goes ahead. Should both slip through, writes stay idempotent
+        (articles are keyed by canonical URL and content hash), so the cost is a repeated fetch."""
+        state = self.get(url)
+        if state is None:
+            return None
+        if state.lease_holder not in (None, holder) and state.lease_until > time.time():
+            return None
+        state.lease_holder, state.lease_until = holder, time.time() + _LEASE_S
+        self.save(state)
+        time.sleep(0.2)
+        again = self.get(url)
+        if again is None or again.lease_holder != holder:
+            return None
+        return again
+
+
+def _state(url: str, meta: dict[str, Any] | None, document: str | None) -> FeedState:
+    meta = dict(meta or {})
+    known = set(FeedState.__dataclass_fields__) - {"seen", "url"}
+    values = {k: v for k, v in meta.items() if k in known}
+    values.setdefault("added_at", "")
+    try:
+        seen = json.loads(document or "{}")
+    except ValueError:
+        seen = {}
+    return FeedState(url=url, seen=seen if isinstance(seen, dict) else {}, **values)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# --- a pass ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    where: str  # the feed or URL
+    reason: str
+    failed: bool = True  # False: a notice (the article was still ingested, or the rest waits)
+
+    def line(self) -> str:
+        return f"{'error' if self.failed else 'warning'}: {self.where}: {self.reason}"
+
+
+@dataclass
+class FeedResult:
+    url: str
+    status: str = ""  # "200", "304", "failed", "skipped"
+    entries: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0,
+                                                                "failed": 0})
+    changed: int = 0  # new or changed entries taken this pass
+    deferred: int = 0
+
+    def line(self) -> str:
+        if self.status == "failed":
+            return f"{self.url}: failed"
+        if self.status == "304":
+            retried = f"; {self.changed} page(s) fetched that had failed before" if self.changed else ""
+            return f"{self.url}: not modified (304){retried}"
+        if self.status == "skipped":
+            return f"{self.url}: skipped (another watcher is polling it)"
+        return (f"{self.url}: {self.entries} entries, {self.changed} new or changed"
+                + (f", {self.deferred} left for the next pass" if self.deferred else ""))
+
+
+@dataclass
+class PassReport:
+    feeds: list[FeedResult] = field(default_factory=list)
+
+    def total(self, outcome: str) -> int:
+        return sum(f.outcomes[outcome] for f in self.feeds)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for f in self.feeds for p in f.problems]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for p in self.problems if p.failed)
+
+    def summary(self) -> str:
+        not_modified = sum(1 for f in self.feeds if f.status == "304")
+        return (f"{len(self.feeds)} feeds ({not_modified} not modified): {self.total('new')} new, "
+                f"{self.total('updated')} updated, {self.total('unchanged')} unchanged, {self.failed} failed")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "counts": {k: self.total(k) for k in ("new", "updated", "unchanged")} | {"failed": self.failed},
+            "feeds": [{"url": f.url, "status": f.status, "entries": f.entries, "deferred": f.deferred,
+                       **f.outcomes} for f in self.feeds],
+            "problems": [{"where": p.where, "reason": p.reason, "failed": p.failed} for p in self.problems],
+        }
+
+
+@dataclass
+class _Work:
+    """One entry's article, waiting to be written; `entry` is None for a page given directly."""
+
+    article: Article
+    feed: str | None
+    entry: Entry | None
+    full: bool  # from its page (False: from the feed entry's own text)
+
+
+@dataclass
+class _Polled:
+    state: FeedState | None
+    result: FeedResult
+    work: list[_Work] = field(default_factory=list)
+    response: Response | None = None
+    truncated: bool = False
+
+
+def watcher_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_pass(pipeline: Pipeline, store: FeedStore, fetcher: Fetcher, *, max_entries: int, workers: int = 8,
+             urls: Sequence[str] | None = None, holder: str | None = None,
+             progress: Callable[[FeedResult], None] | None = None) -> PassReport:
+    """Poll every watched feed (or `urls` among them) once; see the module docstring."""
+    holder = holder or watcher_id()
+    states = store.list()
+    if urls is not None:
+        wanted = {u.strip() for u in urls}
+        missing = wanted - {s.url for s in states}
+        if missing:
+            raise FeedNotFound(f"{sorted(missing)[0]}: not a watched feed; add it with `rag feeds add`")
+        states = [s for s in states if s.url in wanted]
+
+    def poll(state: FeedState) -> _Polled:
+        claimed = store.claim(state.url, holder)
+        if claimed is None:
+            polled = _Polled(None, FeedResult(state.url, status="skipped"))
+        else:
+            polled = _poll_feed(claimed, fetcher, max_entries)
+        if progress:
+            progress(polled.result)
+        return polled
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(states) or 1)),
+                            thread_name_prefix="rag-feed") as pool:
+        polled = list(pool.map(poll, states))
+    _write(pipeline, polled)
+    for p in polled:
+        if p.state is not None:
+            _save(store, p)
+    return PassReport([p.result for p in polled])
+
+
+def _poll_feed(state: FeedState, fetcher: Fetcher, max_entries: int) -> _Polled:
+    result = FeedResult(state.url)
+    polled = _Polled(state, result)
+    try:
+        response = fetcher.get(state.url, state.etag, state.last_modified)
+    except FetchError as exc:
+        result.status = "failed"
+        result.problems.append(Problem(state.url, exc.reason))
+        return polled
+    polled.response = response
+    result.status = str(response.status)
+    if response.status == 304:
+        _retry_pages(state, fetcher, max_entries, polled)
+        return polled
+    try:
+        feed = parse_feed(response)
+    except LoadError as exc:
+        result.status = "failed"
+        result.problems.append(Problem(state.url, exc.reason))
+        return polled
+    if feed.title:
+        state.title = feed.title
+    if feed.warning:
+        result.problems.append(Problem(state.url, feed.warning, failed=False))
+    result.entries = len(feed.entries)
+    todo: list[Entry] = []
+    for entry in feed.entries:
+        seen = state.seen.get(entry.key)
+        if seen and seen.get("fp") == entry.fingerprint and seen.get("full"):
+            result.outcomes["unchanged"] += 1
+        else:
+            todo.append(entry)
+    if len(todo) > max_entries:
+        result.deferred = len(todo) - max_entries
+        polled.truncated = True
+        result.problems.append(Problem(state.url, f"lists {len(feed.entries):,} entries, {len(todo):,} new or "
+                                                  f"changed; took {max_entries} this pass "
+                                                  "(RAG_FEED_MAX_ENTRIES), the rest wait for the next",
+                                       failed=False))
+        todo = todo[:max_entries]
+    result.changed = len(todo)
+    for entry in todo:
+        work = _entry_work(entry, feed, fetcher, result)
+        if work is not None:
+            polled.work.append(work)
+    return polled
+
+
+def _retry_pages(state: FeedState, fetcher: Fetcher, max_entries: int, polled: _Polled) -> None:
+    """An unchanged feed still has entries that stand in for pages that could not be fetched: try
+    those pages again (each pass, within the per-pass bound) so the stand-ins do not stay forever."""
+    waiting = [(k, v) for k, v in state.seen.items() if not v.get("full") and v.get("link")][:max_entries]
+    for key, seen in waiting:
+        entry = Entry(key=key, link=seen["link"], title=None, published_at=None, text=None,
+                      fingerprint=seen.get("fp", ""), position=0)
+        try:
+            polled.work.append(_Work(page_article(fetcher.get(seen["link"]), entry), state.url, entry, full=True))
+        except (FetchError, LoadError) as exc:
+            polled.result.problems.append(Problem(seen["link"], f"{exc.reason}; still using the feed entry's own "
+                                                                "text", failed=False))
+    polled.result.changed = len(polled.work)
+
+
+def _entry_work(entry: Entry, feed: Feed, fetcher: Fetcher, result: FeedResult) -> _Work | None:
+    label = f"{feed.url} entry {entry.position}" + (f" ({entry.title[:60]!r})" if entry.title else "")
+    if not entry.link:
+        result.outcomes["failed"] += 1
+        result.problems.append(Problem(label, "entry has no link" + ("" if entry.text else " and no text")))
+        return None
+    try:
+        response = fetcher.get(entry.link)
+        return _Work(page_article(response, entry), feed.url, entry, full=True)
+    except (FetchError, LoadError) as exc:
+        reason = exc.reason
+    try:
+        check_url(entry.link)
+    except FetchError as exc:
+        result.outcomes["failed"] += 1
+        result.problems.append(Problem(label, exc.reason))
+        return None
+    if entry.text:
+        result.problems.append(Problem(entry.link, f"{reason}; ingested the feed entry's own text instead "
+                                                   "(the page is tried again next pass)", failed=False))
+        return _Work(entry_article(entry, feed), feed.url, entry, full=False)
+    result.outcomes["failed"] += 1
+    result.problems.append(Problem(entry.link, f"{reason}; the feed entry has no text of its own to use"))
+    return None
+
+
+def _write(pipeline: Pipeline, polled: list[_Polled]) -> None:
+    """All articles of the pass in one ingest; an article listed by two feeds is written once."""
+    unique: dict[str, Article] = {}
+    for p in polled:
+        for w in p.work:
+            unique.setdefault(w.article.id, w.article)
+    statuses: dict[str, str] = {}
+    if unique:
+        report = pipeline.ingest(list(unique.values()))
+        statuses = {article_id: status for article_id, status, _ in report.results}
+    names = {"added": "new", "updated": "updated", "unchanged": "unchanged", "failed": "failed"}
+    for p in polled:
+        for w in p.work:
+            outcome = names.get(statuses.get(w.article.id, "failed"), "failed")
+            p.result.outcomes[outcome] += 1
+            if outcome == "failed":
+                p.result.problems.append(Problem(w.article.id, "could not be written to the store"))
+                continue
+            if w.entry is not None and p.state is not None:
+                old = p.state.seen.get(w.entry.key, {}).get("id")
+                if old and old != w.article.id and old not in unique:
+                    pipeline.delete_article(old)  # the entry's text stood in for a page now fetched
+                p.state.seen[w.entry.key] = {"fp": w.entry.fingerprint, "id": w.article.id, "full": w.full,
+                                             **({} if w.full or not w.entry.link else {"link": w.entry.link})}
+
+
+def _save(store: FeedStore, p: _Polled) -> None:
+    state = p.state
+    assert state is not None
+    state.last_checked = _now()
+    state.last_status = p.result.status
+    failures = [x for x in p.result.problems if x.failed]
+    first = failures[0] if failures else None
+    state.last_error = None if first is None else (
+        first.reason if first.where == state.url else f"{first.where}: {first.reason}")
+    if p.response is not None and p.response.status != 304 and not p.truncated and not failures:
+        # Validators are kept only when everything listed was taken: otherwise the next pass would
+        # get a 304 and never see the entries left over.
+        state.etag = p.response.headers.get("etag")
+        state.last_modified = p.response.headers.get("last-modified")
+    elif failures and p.response is not None and p.response.status != 304:
+        state.etag = state.last_modified = None
+    if len(state.seen) > _MAX_SEEN:
+        state.seen = dict(list(state.seen.items())[-_MAX_SEEN:])
+    state.lease_holder, state.lease_until = None, 0.0
+    store.save(state)
+
+
+# --- one-off URLs (rag ingest URL) ------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    articles: list[Article] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def collect_urls(urls: Iterable[str], fetcher: Fetcher, max_entries: int) -> Collected:
+    """Articles from URLs of pages or feeds, for `rag ingest`: no feed state is kept."""
+    out = Collected()
+    seen: set[str] = set()
+
+    def keep(article: Article) -> None:
+        if article.id not in seen:
+            seen.add(article.id)
+            out.articles.append(article)
+
+    for url in urls:
+        try:
+            response = fetcher.get(url)
+            if not looks_like_feed(response):
+                keep(page_article(response))
+                continue
+            feed = parse_feed(response)
+        except (FetchError, LoadError) as exc:
+            out.errors.append(LoadError(url, exc.reason))
+            continue
+        result = FeedResult(url)
+        if feed.warning:
+            result.problems.append(Problem(url, feed.warning, failed=False))
+        entries = feed.entries
+        if len(entries) > max_entries:
+            result.problems.append(Problem(url, f"lists {len(entries):,} entries; took the first {max_entries} "
+                                                "(RAG_FEED_MAX_ENTRIES)", failed=False))
+            entries = entries[:max_entries]
+        for entry in entries:
+            work = _entry_work(entry, feed, fetcher, result)
+            if work is not None:
+                keep(work.article)
+        for problem in result.problems:
+            if problem.failed:
+                out.errors.append(LoadError(problem.where, problem.reason))
+            else:
+                out.notices.append(problem.line())
+    return out
+
+
+def fetcher_from_settings(settings: Any, transport: Any = None, robots_cache: Any = None) -> Fetcher:
+    return Fetcher(Politeness.from_settings(settings), transport, robots_cache)
+
+
+def parse_every(value: str) -> float:
+    """'15m', '30s', '1h', '1h30m' or plain seconds -> seconds."""
+    import re
+
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", text)
+        if not parts or re.sub(r"\d+(?:\.\d+)?\s*[smhd]", "", text).strip():
+            raise ValueError(f"{value!r} is not a duration like 15m, 30s or 1h")
+        seconds = sum(float(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
+    if seconds < 1:
+        raise ValueError(f"{value!r} is shorter than a second")
+    return seconds
