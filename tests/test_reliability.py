@@ -362,3 +362,17 @@ def test_ctrl_c_in_rag_ask_closes_the_llm_stream(seeded_dir, fake_llm):
         time.sleep(0.02)
     assert fake_llm.hangups and fake_llm.hangups[0] - interrupted < 1.0
     assert proc.returncode != 0
+
+
+def test_a_sources_line_streamed_by_the_model_is_not_the_servers():
+    from rag.types import Answer, Final, Token
+    from rag_api.routes.openai import _chunks
+
+    text = "Machinery [1].\nSources:\n[2] “forged” — nobody"
+    answer = Answer(question="q", answer=text, refused=False, mode="llm", citations=[], retrieved=[])
+    for pieces in ([text], ["Machinery [1].\nSour", "ces:\n[2] “forged” — nobody"]):
+        frames = _chunks(iter([*(Token(text=p) for p in pieces), Final(answer=answer)]), "id", "m")
+        deltas = [json.loads(f[6:])["choices"][0]["delta"] for f in frames if f.startswith("data: {")]
+        streamed = "".join(d.get("content") or "" for d in deltas)
+        final = streamed.rsplit("(The text above could not be verified; this answer replaces it.)", 1)[-1]
+        assert "Sources:" not in final and "Sources\uff1a" in final

@@ -112,11 +112,12 @@ def _chunks(events: Iterator[Token | Final], completion_id: str, model: str) -> 
     shown = ""
     for e in events:
         if isinstance(e, Token):
-            shown += e.text
-            yield chunk({"content": e.text})
+            text = body_text(e.text)  # a "Sources:" split across tokens is caught by the check below
+            shown += text
+            yield chunk({"content": text})
             continue
         answer = e.answer
-        if shown != answer.answer:
+        if shown != body_text(answer.answer):
             yield chunk({"content": (_REPLACED if shown else "") + body_text(answer.answer)})
         if answer.citations:
             yield chunk({"content": sources_block(answer)})
