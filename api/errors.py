@@ -12,12 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.datadir import data_dir_problem
 from rag.errors import ConfigError, RagError, StoreUnavailable
 from rag.store import is_connection_error
 
 log = logging.getLogger("rag_api")
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-          413: "request_too_large", 422: "invalid_request_error", 503: "service_unavailable"}
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+          404: "not_found_error", 408: "request_timeout", 413: "request_too_large", 415: "invalid_request_error",
+          421: "invalid_request_error", 422: "invalid_request_error", 503: "service_unavailable"}
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None,
@@ -62,6 +64,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        problem = data_dir_problem(request.app.state.settings)
+        if problem:  # a data folder that is a file or read-only: say so, not "internal error"
+            log.error("%s %s failed: %s", request.method, request.url.path, problem)
+            return error_response(503, problem)
         if is_connection_error(exc):
             return error_response(503, "the vector store is unreachable; try again shortly")
         if type(exc).__module__.startswith("chromadb"):  # the store failed, not the request

@@ -18,9 +18,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from rag.config import Settings
+from rag.datadir import data_dir_problem
 from rag.pipeline import Pipeline
 from rag_api import errors
 from rag_api.deps import require_api_key
+from rag_api.guard import LOOPBACK, Guard, host_name
 from rag_api.routes import articles, ask, feeds, health, openai, page, search
 from rag_api.schemas import ArticleIn
 
@@ -39,7 +41,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         try:  # load the model and open the store now, not on the first request
             await run_in_threadpool(_warm, pipeline)
         except Exception as exc:  # start anyway: /readyz reports what is wrong
-            log.warning("warm-up failed: %s", exc)
+            log.warning("warm-up failed: %s", data_dir_problem(settings) or exc)
         yield
 
     app = FastAPI(title="rag-news", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
@@ -47,6 +49,8 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(Guard, max_bytes=settings.api_max_body_bytes, allowed_hosts=allowed_hosts(settings),
+                       body_timeout_s=settings.api_read_timeout_s)
     app.include_router(health.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
@@ -54,7 +58,28 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     for module in (ask, search, articles, openai, feeds):
         app.include_router(module.router, dependencies=guarded)
     _document_article_records(app)
+    _log_errors_once(app)
     return app
+
+
+def _log_errors_once(app: FastAPI) -> None:
+    """Starlette answers an unexpected error with our handler's 500 (which logs it) and then re-raises
+    it, so the server logged every 500 a second time with its traceback. The re-raise stops here."""
+    build = app.build_middleware_stack
+
+    def build_stack() -> Any:
+        inner = build()
+
+        async def stack(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await inner(scope, receive, send)
+            except Exception:
+                if scope["type"] != "http":
+                    raise
+
+        return stack
+
+    app.build_middleware_stack = build_stack  # type: ignore[method-assign]
 
 
 def _document_article_records(app: FastAPI) -> None:
@@ -68,6 +93,24 @@ def _document_article_records(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str] | None:
+    """The Host names to answer to, or None for no check: nothing configured (an app built in a test
+    or by hand), `*` in RAG_API_ALLOWED_HOSTS, or `rag serve --host 0.0.0.0` with no list."""
+    listed = {host_name(h) for h in (settings.api_allowed_hosts or "").split(",") if h.strip()}
+    if "*" in listed:
+        return None
+    bound = host_name(settings.api_bound_host) if settings.api_bound_host else None
+    if bound in ("0.0.0.0", "::", ""):
+        if not listed:
+            log.warning("serving on all interfaces with no RAG_API_ALLOWED_HOSTS: the Host header is not "
+                        "checked (set it to the names clients use, to guard against DNS rebinding)")
+            return None
+        bound = None
+    if not listed and bound is None:
+        return None
+    return frozenset(listed | set(LOOPBACK) | ({bound} if bound else set()))
 
 
 def _warm(pipeline: Pipeline) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any, TypeVar
 
+import anyio
 from fastapi.responses import StreamingResponse
 
 T = TypeVar("T")
@@ -37,5 +38,41 @@ def stream(frames: Iterable[str], on_error: Callable[[Exception], str]) -> Strea
             log.exception("stream failed")
             yield on_error(exc)
 
-    return StreamingResponse(guarded(), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+    return ClosingStream(guarded(), media_type="text/event-stream",
+                         headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+class ClosingStream(StreamingResponse):
+    """A stream over a sync generator that is closed as soon as the response ends, hang-up included:
+    closing it runs the `finally` blocks down the chain, which close the upstream LLM response, so
+    the model stops too (a dropped generator would only be closed whenever the GC gets to it)."""
+
+    def __init__(self, frames: Iterator[str], **kwargs: Any) -> None:
+        self._frames = frames
+        super().__init__(_pull(frames), **kwargs)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except OSError:  # the client hung up while we wrote: nothing to answer, nothing to log
+            pass
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close, self._frames)
+
+
+async def _pull(frames: Iterator[str]) -> AsyncIterator[str]:
+    while True:  # each step in the thread pool: it may wait for the model
+        chunk = await anyio.to_thread.run_sync(next, frames, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _close(frames: Iterator[str]) -> None:
+    try:
+        frames.close()  # type: ignore[attr-defined]
+    except ValueError:  # still running in another thread; it ends at its next step
+        log.debug("stream still running at close")
+    except Exception:
+        log.debug("closing a stream failed", exc_info=True)

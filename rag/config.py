@@ -6,6 +6,7 @@ else gets it passed in. Choices are `Literal` types, so a typo fails here, namin
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -70,6 +71,15 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(10_000_000, ge=1024, description="Larger request bodies get 413.")
     api_max_batch: int = Field(1000, ge=1, description="Articles per POST /v1/articles.")
     max_file_bytes: int = Field(5_000_000, ge=1)
+    # Browser and slow-client safety (issue 16); see docs/RELIABILITY.md.
+    api_allowed_hosts: str | None = Field(None, description="Comma-separated Host names the API answers to "
+                                          "(DNS-rebinding guard); `*` = any. `rag serve` adds its --host "
+                                          "and the loopback names.")
+    api_bound_host: str | None = Field(None, description="Set by `rag serve` to its --host.")
+    api_read_timeout_s: float = Field(15.0, gt=0, le=600, description="A request's headers, and its body, "
+                                      "must arrive within this; slower clients are cut (408 / closed).")
+    api_max_connections: int = Field(200, ge=1, description="Open connections + requests before new ones "
+                                     "get 503 (uvicorn limit_concurrency).")
 
     # Fetching URLs and feeds (rag ingest URL, rag feeds, rag watch): see README "Politeness".
     fetch_user_agent: str = Field("rag-news/0.1 (feed reader for a news question-answering index; "
@@ -85,3 +95,9 @@ class Settings(BaseSettings):
     feed_max_entries: int = Field(100, ge=1, le=100_000, description="New or changed entries taken per feed "
                                                                       "per pass; the rest wait for the next.")
 
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once: for code uvicorn builds per connection (rag_api.server)."""
+    return Settings()

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LoadError
+from rag.hygiene import BadInput, check_text, has_controls
+from rag.hygiene import loads as json_loads
 from rag.types import Article
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -161,9 +163,12 @@ def _jsonl_articles(content: str, file_name: str, where: str) -> Iterator[Articl
         found = True
         here = f"{where}:{number}"
         try:
-            record = json.loads(line)
+            record = json_loads(line)
         except json.JSONDecodeError as exc:
             yield LoadError(here, f"malformed JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except BadInput as exc:
+            yield LoadError(here, exc.reason)
             continue
         try:
             yield article_from_record(record, here, fallback_id=f"{file_name}#{number}")
@@ -177,9 +182,11 @@ def _json_articles(content: str, file_name: str, where: str) -> Iterator[Article
     if not content.strip():
         raise LoadError(where, "empty file")
     try:
-        value = json.loads(content)
+        value = json_loads(content)
     except json.JSONDecodeError as exc:
         raise LoadError(where, f"malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except BadInput as exc:
+        raise LoadError(where, exc.reason) from None
     if isinstance(value, list):
         for i, record in enumerate(value):
             try:
@@ -197,12 +204,20 @@ def article_from_record(record: Any, where: str, fallback_id: str | None) -> Art
         value = record[key]
         if value is not None and not isinstance(value, str):
             raise LoadError(where, f"field {key!r} must be a string, got {type(value).__name__}")
+        try:
+            if value is not None:
+                check_text(value, key)
+        except BadInput as exc:
+            raise LoadError(where, f"field {key!r} {exc.reason}") from None
     if "text" not in record or record["text"] is None:
         raise LoadError(where, "missing field 'text'")
     text = _require_text(record["text"].replace("\r\n", "\n"), where)
     article_id = (record.get("id") or "").strip() or (record.get("url") or "").strip() or fallback_id
     if not article_id:
         raise LoadError(where, "no 'id' or 'url' to identify the article")
+    if has_controls(article_id):
+        raise LoadError(where, f"id {article_id!r} contains a control character (newline, tab, ...); "
+                               "no request could reach it")
     published = record.get("published_at")
     return Article(
         id=article_id,

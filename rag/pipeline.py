@@ -21,6 +21,7 @@ from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
+from rag.hygiene import inert_markers
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, date_number, open_client
 from rag.tokens import get_encoding
@@ -293,7 +294,8 @@ class Pipeline:
                      published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
             for n, s in enumerate(result.sentences, start=1)
         ]
-        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        # A "[2]" inside an article's sentence must not pass for a marker: it is written ［2］.
+        text = " ".join(f"{inert_markers(c.quote)} [{c.n}]" for c in citations)
         # Extractive answers are the articles' own sentences: verified and supported by construction.
         verification = Verification(quotes_total=len(citations), verified=len(citations),
                                     sentences_total=len(citations))

@@ -131,6 +131,7 @@ def fake_llm(fake_llm_server):  # type: ignore[no-untyped-def]
     """The session's fake OpenAI-compatible server, with an empty script and request log."""
     fake_llm_server.queue.clear()
     fake_llm_server.requests.clear()
+    fake_llm_server.hangups.clear()
     return fake_llm_server
 
 

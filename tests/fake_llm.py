@@ -31,6 +31,7 @@ class Scripted:
     delay: float = 0.0  # seconds before the response starts
     piece: int = 7  # characters per streamed event
     break_after: int | None = None  # stream this many events, then cut the connection
+    pace: float = 0.0  # seconds between streamed events (a slow model)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,6 +50,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.queue: deque[Scripted] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.hangups: list[float] = []  # time.monotonic() when a client closed a stream mid-reply
         self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -172,7 +174,14 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     self.connection.shutdown(2)  # no terminating chunk: the client sees a broken stream
                     return
-                self._chunk(f"data: {json.dumps(_delta(piece))}\n\n")
+                if n and reply.pace:
+                    time.sleep(reply.pace)
+                try:
+                    self._chunk(f"data: {json.dumps(_delta(piece))}\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    fake.hangups.append(time.monotonic())  # the client closed the stream mid-reply
+                    self.close_connection = True
+                    return
             self._chunk(f"data: {json.dumps(_delta(None, 'stop'))}\n\ndata: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
 

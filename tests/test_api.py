@@ -98,7 +98,8 @@ def test_malformed_json_and_oversized_bodies_are_4xx(seeded_dir, minilm):
 
     def chunked():  # no content-length: counted as it arrives
         yield b'{"text": "' + b"w" * 4096 + b'"}'
-    assert client.post("/v1/articles", content=chunked()).status_code == 413
+    json_type = {"content-type": "application/json"}
+    assert client.post("/v1/articles", content=chunked(), headers=json_type).status_code == 413
     assert client.get("/healthz").json() == {"status": "ok"}
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from rag.errors import LoadError
+from rag.hygiene import lone_surrogate
 from rag.loaders import article_from_record
 from rag.types import Article
 from rag_api.deps import PipelineDep, SettingsDep
@@ -73,7 +74,7 @@ def _records(body: Any) -> list[Any]:
 def _label(record: Any, where: str) -> str:
     if isinstance(record, dict):
         for key in ("id", "url"):
-            if isinstance(record.get(key), str) and record[key].strip():
+            if isinstance(record.get(key), str) and record[key].strip() and not lone_surrogate(record[key]):
                 return record[key].strip()
     return where
 

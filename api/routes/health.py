@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from rag.datadir import data_dir_problem
 from rag_api.deps import PipelineDep, SettingsDep
 
 router = APIRouter(tags=["health"])
@@ -24,9 +25,9 @@ def readyz(pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
         checks["embedder"] = f"failed: {type(exc).__name__}"
     try:
         pipeline.store.count_chunks()
-        checks["store"] = "ok"
+        checks["store"] = data_dir_problem(settings) or "ok"
     except Exception as exc:
-        checks["store"] = f"unreachable: {type(exc).__name__}"
+        checks["store"] = data_dir_problem(settings) or f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
     if settings.llm_model:
         try:
             checks["llm"] = "ok" if pipeline.llm.ping() else "unreachable"

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import StreamingResponse
 
 from rag.config import Mode
+from rag.hygiene import inert_markers, inert_sources_header
 from rag.types import Answer, Final, Token
 from rag_api.deps import PipelineDep
 from rag_api.schemas import MAX_QUESTION_CHARS, ChatIn
@@ -60,17 +61,29 @@ def chat_completions(body: ChatIn, pipeline: PipelineDep) -> dict[str, Any] | St
 
 def content(answer: Answer) -> str:
     """The answer as a chat message: text with [n] markers, then the numbered quotes."""
-    return answer.answer + sources_block(answer)
+    return body_text(answer.answer) + sources_block(answer)
+
+
+def body_text(text: str) -> str:
+    """Answer text as it goes into the reply: a `Sources:` line in it is not the server's."""
+    return inert_sources_header(text)
 
 
 def sources_block(answer: Answer) -> str:
+    """One line per citation: `[n] “quote” — title, date`. Quotes and titles come from articles, so
+    they are put on one line and their own [n] / Sources: look-alikes are made inert: every line of
+    the block is the server's."""
     if not answer.citations:
         return ""
     lines = []
     for c in answer.citations:
         date = f", {c.published_at}" if c.published_at else ""
-        lines.append(f"[{c.n}] “{c.quote}” — {c.title}{date}")
+        lines.append(f"[{c.n}] “{_one_line(c.quote)}” — {_one_line(c.title)}{date}")
     return _SOURCES_HEADER + "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    return inert_markers(" ".join(text.split()))
 
 
 def _split(body: ChatIn) -> tuple[str, list[tuple[str, str]]]:
@@ -102,12 +115,13 @@ def _chunks(events: Iterator[Token | Final], completion_id: str, model: str) -> 
     shown = ""
     for e in events:
         if isinstance(e, Token):
-            shown += e.text
-            yield chunk({"content": e.text})
+            text = body_text(e.text)  # a "Sources:" split across tokens is caught by the check below
+            shown += text
+            yield chunk({"content": text})
             continue
         answer = e.answer
-        if shown != answer.answer:
-            yield chunk({"content": (_REPLACED if shown else "") + answer.answer})
+        if shown != body_text(answer.answer):
+            yield chunk({"content": (_REPLACED if shown else "") + body_text(answer.answer)})
         if answer.citations:
             yield chunk({"content": sources_block(answer)})
         yield chunk({}, "stop", **_extras(answer))

@@ -121,7 +121,7 @@ function fail(box, message) {
 
 async function render(box, turn, result) {
   const answer = box.querySelector(".answer");
-  answer.replaceChildren(...withMarkers(result.answer, turn));
+  answer.replaceChildren(...withMarkers(result.answer, turn, new Set(result.citations.map((c) => String(c.n)))));
   if (result.refused) box.classList.add("refused");
   for (const sentence of result.unsupported || []) {
     box.append(el("p", { class: "unsupported" }, `Not supported by the quoted sources: “${sentence}”`));
@@ -140,12 +140,15 @@ async function render(box, turn, result) {
   box.dataset.state = "done";
 }
 
-function withMarkers(text, turn) {
+// Only the server's markers become links: an [n] with no citation n is article text, and the
+// server writes an article's own "[2]" with full-width brackets, so it never matches here.
+function withMarkers(text, turn, cited) {
   const parts = [];
   let last = 0;
   for (const match of text.matchAll(/\[(\d+)\]/g)) {
-    parts.push(text.slice(last, match.index));
     const n = match[1];
+    if (!cited.has(n)) continue;
+    parts.push(text.slice(last, match.index));
     const link = el("a", { class: "marker", href: `#src-${turn}-${n}`, "data-n": n }, `[${n}]`);
     link.addEventListener("click", () => flash(`src-${turn}-${n}`));
     parts.push(link);

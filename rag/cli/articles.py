@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from rag.cli.common import get_pipeline, user_errors
+from rag.cli.common import get_pipeline, say, user_errors
 
 
 @click.group()
@@ -19,7 +19,7 @@ def list_articles(offset: int, limit: int) -> None:
     with user_errors():
         infos = pipeline.store.list_articles(offset, limit)
     for info in infos:
-        click.echo(f"{info.id}\t{info.published_at or '-'}\t{info.n_chunks} chunks\t{info.title}")
+        say(f"{info.id}\t{info.published_at or '-'}\t{info.n_chunks} chunks\t{info.title}")
 
 
 @articles.command("show")
@@ -32,7 +32,7 @@ def show_article(article_id: str) -> None:
     if found is None:
         raise click.ClickException(f"no article with id {article_id!r} (see `rag articles list`)")
     info, text = found
-    click.echo(f"{info.title}\n{info.published_at or ''}\n\n{text}")
+    say(f"{info.title}\n{info.published_at or ''}\n\n{text}")
 
 
 @articles.command("delete")
@@ -44,4 +44,4 @@ def delete_article(article_id: str) -> None:
         existed = pipeline.delete_article(article_id)
     if not existed:
         raise click.ClickException(f"no article with id {article_id!r} (see `rag articles list`)")
-    click.echo(f"deleted {article_id}")
+    say(f"deleted {article_id}")

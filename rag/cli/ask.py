@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import F, date_option, get_pipeline, user_errors
+from rag.cli.common import F, date_option, get_pipeline, json_safe, say, user_errors
 
 if TYPE_CHECKING:
     from rag.config import Mode, RetrievalMethod
@@ -50,7 +50,7 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
         events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)
         answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
-        click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
+        click.echo(json_safe(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)))
         return
     print_answer_details(answer)
 
@@ -61,17 +61,22 @@ def show_answer_text(events: Iterable[Token | Final], live: bool, text: bool = T
     from rag.types import Final
 
     shown = ""
-    for event in events:
-        if isinstance(event, Final):
-            answer = event.answer
-        elif live:
-            click.echo(event.text, nl=False)
-            shown += event.text
+    try:
+        for event in events:
+            if isinstance(event, Final):
+                answer = event.answer
+            elif live:
+                say(event.text, nl=False)
+                shown += event.text
+    finally:  # Ctrl-C: close the stream now, which closes the LLM's connection, so the model stops too
+        close = getattr(events, "close", None)
+        if close:
+            close()
     if shown and shown != answer.answer:
-        click.echo("\n\n(The text above could not be verified; this answer replaces it.)")
+        say("\n\n(The text above could not be verified; this answer replaces it.)")
         shown = ""
     if text:
-        click.echo(answer.answer if not shown else "")
+        say(answer.answer if not shown else "")
     return answer
 
 
@@ -79,14 +84,14 @@ def print_answer_details(answer: Answer) -> None:
     """What a reader needs to trust the answer: warnings, then the numbered quotes."""
     v = answer.verification
     for sentence in answer.unsupported:
-        click.echo(f"(!) Not supported by the quoted sources: “{sentence}”")
+        say(f"(!) Not supported by the quoted sources: “{sentence}”")
     if v.dropped:
-        click.echo(f"(!) {v.dropped} of the {v.quotes_total} quotes the model gave were not in the articles "
+        say(f"(!) {v.dropped} of the {v.quotes_total} quotes the model gave were not in the articles "
                    "and were dropped.")
     if answer.notice:
-        click.echo(f"Note: {answer.notice}")
+        say(f"Note: {answer.notice}")
     if answer.citations:
-        click.echo("\nSources:")
+        say("\nSources:")
     kinds = {"reattributed": " (found in another source than the model said)",
              "repaired": " (the model paraphrased; this is the article's sentence)"}
     article = None
@@ -94,8 +99,8 @@ def print_answer_details(answer: Answer) -> None:
         if c.article_id != article:
             article = c.article_id
             date = f" ({c.published_at})" if c.published_at else ""
-            click.echo(f"  {c.title}{date} [{c.article_id}]")
-        click.echo(f"    [{c.n}] “{c.quote}” (chars {c.start}-{c.end}){kinds.get(c.kind, '')}")
+            say(f"  {c.title}{date} [{c.article_id}]")
+        say(f"    [{c.n}] “{c.quote}” (chars {c.start}-{c.end}){kinds.get(c.kind, '')}")
 
 
 @click.command()
@@ -119,16 +124,16 @@ def search(query: str, top_k: int | None, since: str | None, until: str | None, 
         params = replace(pipeline.retriever.params, method=retrieval) if retrieval else None
         chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params)
     if explain:
-        click.echo(" rank  fused    dense (rank)     bm25 (rank)   chunk")
+        say(" rank  fused    dense (rank)     bm25 (rank)   chunk")
     for rank, c in enumerate(chunks, start=1):
         preview = " ".join(c.text.split())[:160]
         if explain:
             dense = f"{c.dense_score:.3f} ({_rank(c.dense_rank)})" if c.dense_score is not None else "-"
             lexical = (f"{c.lexical_score:.2f} ({_rank(c.lexical_rank)})" if c.lexical_score else "no match")
-            click.echo(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}   {c.chunk_id} [{c.start}:{c.end}]")
-            click.echo(f"       {preview}")
+            say(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}   {c.chunk_id} [{c.start}:{c.end}]")
+            say(f"       {preview}")
         else:
-            click.echo(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")
+            say(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")
 
 
 def _rank(rank: int | None) -> str:

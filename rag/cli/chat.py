@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import click
 
 from rag.cli.ask import print_answer_details, show_answer_text
-from rag.cli.common import get_pipeline, user_errors
+from rag.cli.common import get_pipeline, say, user_errors
 
 if TYPE_CHECKING:
     from rag.config import Mode
@@ -47,13 +47,13 @@ class Chat:
         if name == "/reset":
             self.history.clear()
             self.last = None
-            click.echo("(conversation cleared)")
+            say("(conversation cleared)")
         elif name == "/help":
-            click.echo(HELP)
+            say(HELP)
         elif name == "/sources":
             self.sources()
         else:
-            click.echo(f"unknown command {name}; /help lists them")
+            say(f"unknown command {name}; /help lists them")
         return True
 
     def answer(self, question: str) -> None:
@@ -61,7 +61,7 @@ class Chat:
             events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history)
             answer = show_answer_text(events, self.live)
         if answer.standalone_question:
-            click.echo(f"(searched for: {answer.standalone_question})")
+            say(f"(searched for: {answer.standalone_question})")
         print_answer_details(answer)
         self.last = answer
         self.history += [("user", question), ("assistant", answer.answer)]
@@ -70,7 +70,7 @@ class Chat:
 
     def sources(self) -> None:
         if self.last is None:
-            click.echo("(no answer yet)")
+            say("(no answer yet)")
             return
         scores = {r.chunk_id: r.score for r in self.last.retrieved}
         with user_errors():
@@ -78,7 +78,7 @@ class Chat:
         for rank, c in enumerate(chunks, start=1):
             preview = " ".join(c.text.split())[:200]
             date = f", {c.published_at}" if c.published_at else ""
-            click.echo(f"{rank:>2}. {scores[c.chunk_id]:.3f}  {c.title}{date}  [{c.start}:{c.end}]\n    {preview}")
+            say(f"{rank:>2}. {scores[c.chunk_id]:.3f}  {c.title}{date}  [{c.start}:{c.end}]\n    {preview}")
 
 
 @click.command()
@@ -100,7 +100,7 @@ def chat(mode: Mode, top_k: int | None) -> None:
         for line in sys.stdin:
             if not session.handle(line):
                 break
-            click.echo()
+            say()
         return
     _repl(session)
 
@@ -110,20 +110,20 @@ def _repl(session: Chat) -> None:
         import readline  # noqa: F401  (line editing and ↑ history for input())
     except ImportError:
         pass
-    click.echo("Ask about the ingested news. /help for commands, Ctrl-D to leave.")
+    say("Ask about the ingested news. /help for commands, Ctrl-D to leave.")
     while True:
         try:
             line = input("\nyou> ")
         except KeyboardInterrupt:
-            click.echo("^C")
+            say("^C")
             continue
         except EOFError:
-            click.echo()
+            say()
             return
         try:
             if not session.handle(line):
                 return
         except KeyboardInterrupt:
-            click.echo("\n(stopped)")
+            say("\n(stopped)")
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            say(f"error: {exc.format_message()}", err=True)

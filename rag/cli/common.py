@@ -35,9 +35,14 @@ def load_settings() -> Settings:
 
 
 def get_pipeline() -> Pipeline:
+    from rag.datadir import data_dir_problem
     from rag.pipeline import Pipeline
 
-    return Pipeline.from_settings(load_settings())
+    settings = load_settings()
+    problem = data_dir_problem(settings)
+    if problem:
+        raise click.ClickException(problem)
+    return Pipeline.from_settings(settings)
 
 
 @contextmanager
@@ -67,6 +72,21 @@ def date_option(name: str, help_text: str) -> Callable[[F], F]:
             raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
     return click.option(name, callback=check, metavar="YYYY-MM-DD", help=help_text)
+
+
+def say(text: str = "", **kwargs: object) -> None:
+    """click.echo for anything that may hold article text: C0/C1 controls (ESC[2J, OSC 0 titles,
+    OSC 8 links) are removed, piped or not; newline and tab stay. The one output filter of the CLI."""
+    from rag.hygiene import terminal_safe
+
+    click.echo(terminal_safe(text), **kwargs)  # type: ignore[arg-type]
+
+
+def json_safe(text: str) -> str:
+    """JSON for the terminal: json.dumps escapes C0 itself; C1 (and DEL) are escaped here too."""
+    from rag.hygiene import escape_c1
+
+    return escape_c1(text)
 
 
 def is_terminal() -> bool:

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from rag.cli.common import get_pipeline, user_errors
+from rag.cli.common import get_pipeline, say, user_errors
 
 
 def _store(pipeline):  # type: ignore[no-untyped-def]
@@ -68,9 +68,9 @@ def list_feeds(as_json: bool) -> None:
         return
     for s in states:
         checked = f"checked {s.last_checked} ({s.last_status})" if s.last_checked else "not checked yet"
-        click.echo(f"{s.url}  {s.title or ''}  {len(s.seen)} entries seen, {checked}")
+        say(f"{s.url}  {s.title or ''}  {len(s.seen)} entries seen, {checked}")
         if s.last_error:
-            click.echo(f"    last error: {s.last_error}")
+            say(f"    last error: {s.last_error}")
 
 
 @click.command()

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import get_pipeline, is_terminal, user_errors
+from rag.cli.common import get_pipeline, is_terminal, say, user_errors
 
 if TYPE_CHECKING:
     from rag.loaders import Loaded
@@ -39,11 +39,11 @@ def ingest(paths: tuple[str, ...]) -> None:
         if urls:
             _add_urls(pipeline, urls, loaded)
         for error in loaded.errors:
-            click.echo(f"error: {error}", err=True)
+            say(f"error: {error}", err=True)
         report = ingest_with_progress(pipeline, loaded.articles)
     for article_id, status, detail in report.results:
         if status == "failed" and detail:
-            click.echo(f"error: {article_id}: {detail}", err=True)
+            say(f"error: {article_id}: {detail}", err=True)
     failed = report.count("failed") + len(loaded.errors)
     click.echo(
         f"{report.count('added')} added, {report.count('updated')} updated, "
