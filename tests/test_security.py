@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -58,7 +57,7 @@ def test_keys_and_article_texts_stay_out_of_the_logs_and_paths_are_never_read(tm
 
 
 @pytest.mark.slow
-def test_soak_at_concurrency_16_has_no_errors_and_flat_memory(tmp_path):
+def test_soak_of_1024_requests_at_concurrency_16_has_no_errors_and_flat_memory(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"RAG_DATA_DIR": str(tmp_path / "store")}
     subprocess.run([sys.executable, "-m", "rag", "ingest", str(ROOT / "seeds"), str(ROOT / "evals" / "corpus")],
                    env=env, check=True, capture_output=True)
@@ -67,25 +66,24 @@ def test_soak_at_concurrency_16_has_no_errors_and_flat_memory(tmp_path):
     with serving({"RAG_DATA_DIR": str(tmp_path / "store")}) as url:
         pid = _server_pid(url)
 
-        async def run(seconds: float) -> tuple[int, int]:
+        async def run(per_worker: int) -> tuple[int, int]:
+            # A fixed number of requests, not a time window: the test checks errors and memory, never speed.
             ok = errors = 0
-            stop_at = time.monotonic() + seconds
             async with httpx.AsyncClient(base_url=url, timeout=60,
                                          limits=httpx.Limits(max_connections=16)) as client:
                 async def worker(n: int) -> None:
                     nonlocal ok, errors
-                    while time.monotonic() < stop_at:
-                        r = await client.post("/v1/ask", json={"question": questions[n % len(questions)]})
+                    for i in range(per_worker):
+                        r = await client.post("/v1/ask", json={"question": questions[(n + i) % len(questions)]})
                         ok, errors = ok + (r.status_code == 200), errors + (r.status_code != 200)
-                        n += 1
                 await asyncio.gather(*(worker(i) for i in range(16)))
             return ok, errors
 
-        asyncio.run(run(8))  # warm-up: caches fill, allocator settles
+        asyncio.run(run(10))  # warm-up: caches fill, allocator settles
         before = _rss_mb(pid)
-        ok, errors = asyncio.run(run(40))
+        ok, errors = asyncio.run(run(64))
         after = _rss_mb(pid)
-    assert errors == 0 and ok > 1000
+    assert (ok, errors) == (16 * 64, 0)
     assert after - before < 40, f"server memory grew from {before} to {after} MB over {ok} requests"
 
 
