@@ -12,8 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.errors import ConfigError, RagError, StoreUnavailable
-from rag.store import is_connection_error
+from rag.errors import ConfigError, RagError, StoreError, StoreUnavailable
 
 log = logging.getLogger("rag_api")
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -52,6 +51,11 @@ def install(app: FastAPI) -> None:
     async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return error_response(503, str(exc))
 
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("vector store error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "the vector store failed to answer; try again shortly")
+
     @app.exception_handler(ConfigError)
     async def not_configured(request: Request, exc: ConfigError) -> JSONResponse:
         return error_response(400, str(exc))
@@ -62,11 +66,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_connection_error(exc):
-            return error_response(503, "the vector store is unreachable; try again shortly")
-        if type(exc).__module__.startswith("chromadb"):  # the store failed, not the request
-            log.error("vector store error on %s %s: %s", request.method, request.url.path, exc)
-            return error_response(503, "the vector store failed to answer; try again shortly")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error")
 

@@ -37,7 +37,13 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
             await run_in_threadpool(_warm, pipeline)
         except Exception as exc:  # start anyway: /readyz reports what is wrong
             log.warning("warm-up failed: %s", exc)
+        # The BM25 index follows the store from a thread: no search waits on the change feed.
+        # A small store is loaded before the first request; a large one is searched dense-only
+        # until its load ends (/readyz says so).
+        pipeline.index.start_background()
+        await run_in_threadpool(pipeline.index.wait_ready, _READY_WAIT_S)
         yield
+        pipeline.index.stop_background()
 
     app = FastAPI(title="rag-news", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.pipeline = pipeline
@@ -71,6 +77,9 @@ def _document_article_records(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_READY_WAIT_S = 5.0
+
+
 def _warm(pipeline: Pipeline) -> None:
     pipeline.embedder.embed(["warm up"])
-    pipeline.store.count_chunks()
+    pipeline.count_articles()

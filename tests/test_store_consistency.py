@@ -1,0 +1,132 @@
+"""The index layer's invariant (rag/index.py): record <=> chunks <=> BM25 rows, after every write,
+including 64 concurrent POST/POST/DELETE/ask on one article id, on embedded Chroma and on a
+`chroma run` server shared by two "workers"; deleted text never comes back; the unchanged check
+trusts no record whose chunks are gone; field caps; disk per article."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import LoadError
+from rag.loaders import FIELD_LIMITS, article_from_record, load_paths
+from rag.pipeline import Pipeline
+from rag.types import Article
+
+V1 = Article(id="contested", title="Harbour deal", source="wire", published_at="2025-04-01",
+             text="The Glimmerwick harbour signed a ferry deal with Tallinn.\n\n" * 3)
+V2 = V1.model_copy(update={"text": "The Glimmerwick harbour cancelled the ferry deal. " * 40 +
+                           "\n\nOfficials blamed Vostrakel fuel prices for the decision."})
+
+
+def lexical(pipeline: Pipeline, query: str) -> list[str]:
+    params = replace(pipeline.retriever.params, method="lexical")
+    return [c.article_id for c in pipeline.retrieve(query, 10, params=params)]
+
+
+def assert_consistent(pipeline: Pipeline, article_id: str) -> dict:  # type: ignore[type-arg]
+    pipeline.index.sync()
+    state = pipeline.index.consistency(article_id)
+    assert state["ok"], state
+    return state
+
+
+def hammer(workers: list[Pipeline], n: int = 64) -> list[BaseException]:
+    """n threads on one id: POST v1, POST v2, DELETE, ask, in a shuffled order, spread over the workers."""
+    actions = [lambda p: p.ingest([V1]), lambda p: p.ingest([V2]), lambda p: p.delete_article(V1.id),
+               lambda p: p.ask("What did the Glimmerwick harbour sign?", mode="extractive")] * (n // 4)
+    random.Random(7).shuffle(actions)
+    errors: list[BaseException] = []
+    start = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            actions[i](workers[i % len(workers)])
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_64_concurrent_writes_deletes_and_asks_on_one_id_leave_it_consistent_embedded(embedded_pipeline):
+    assert hammer([embedded_pipeline]) == []
+    assert_consistent(embedded_pipeline, V1.id)
+    embedded_pipeline.delete_article(V1.id)  # and a delete after the storm leaves nothing behind
+    assert_consistent(embedded_pipeline, V1.id)
+    assert lexical(embedded_pipeline, "Glimmerwick") == []
+
+
+@pytest.mark.integration
+def test_64_concurrent_writes_on_one_id_over_two_workers_of_a_chroma_server(chroma_url, tmp_path, embedder):
+    settings = Settings(chroma_url=chroma_url, collection_prefix="storm", data_dir=tmp_path / "host")
+    workers = [Pipeline(settings, embedder=embedder), Pipeline(settings, embedder=embedder)]  # one host, one file
+    other_host = Pipeline(settings.model_copy(update={"data_dir": tmp_path / "other"}), embedder=embedder)
+    other_host.index.sync()
+    assert hammer(workers) == []
+    for p in [*workers, other_host]:
+        assert_consistent(p, V1.id)
+    workers[0].ingest([V2])
+    for p in [*workers, other_host]:
+        assert assert_consistent(p, V1.id)["bm25_rows"] > 0
+        assert lexical(p, "Vostrakel") == [V1.id]
+    workers[1].delete_article(V1.id)
+    for p in [*workers, other_host]:
+        assert_consistent(p, V1.id)
+        assert lexical(p, "Vostrakel") == []  # no ghost rows on any replica
+
+
+def test_a_record_whose_chunks_are_gone_is_not_unchanged(embedded_pipeline):
+    embedded_pipeline.ingest([V1])
+    embedded_pipeline.store.chunks.delete(where={"article_id": V1.id})  # lost behind the record's back
+    report = embedded_pipeline.ingest([V1])
+    assert report.results[0][1] == "updated"  # re-written, not trusted as unchanged
+    assert assert_consistent(embedded_pipeline, V1.id)["chunks"] > 0
+
+
+def test_chunks_do_not_carry_the_article_fields(embedded_pipeline):
+    embedded_pipeline.ingest([V2])
+    meta = embedded_pipeline.store.chunks.get(where={"article_id": V2.id}, include=["metadatas"])["metadatas"]
+    assert meta and all("title" not in m and "url" not in m and "published_at" not in m for m in meta)
+    hit = embedded_pipeline.retrieve("Vostrakel fuel prices", 1)[0]
+    assert (hit.title, hit.published_at, hit.source) == (V2.title, V2.published_at, V2.source)  # looked up
+
+
+@pytest.mark.parametrize("field", sorted(FIELD_LIMITS))
+def test_field_caps_name_the_field(field, tmp_path: Path):
+    record = {"id": "x", "title": "t", "text": "Some text.", field: "a" * (FIELD_LIMITS[field] + 1)}
+    with pytest.raises(LoadError, match=f"'{field}'"):
+        article_from_record(record, "articles[0]", None)
+    (tmp_path / "big.jsonl").write_text(__import__("json").dumps(record) + "\n", encoding="utf-8")
+    loaded = load_paths([tmp_path], 10**7)
+    assert not loaded.articles and f"'{field}'" in loaded.errors[0].reason
+
+
+def _disk(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_disk_per_article_is_proportional_to_its_text(tmp_path, embedder):
+    """Issue 16's recipe, at the caps: a 1,000-character title and 200 KB of text."""
+    pipeline = Pipeline(Settings(data_dir=tmp_path / "store"), embedder=embedder)
+    pipeline.ingest([Article(id="warm", title="Warm", text="A first article so the store exists.")])
+    pipeline.index.sync()
+    before = _disk(tmp_path / "store")
+    words = " ".join(f"w{i % 5000}" for i in range(25_000))
+    big = Article(id="big", title="T" * FIELD_LIMITS["title"], text=(words + ".\n\n") * 1)
+    size = len(big.model_dump_json().encode())
+    pipeline.ingest([big])
+    pipeline.index.sync()
+    ratio = (_disk(tmp_path / "store") - before) / size
+    print(f"disk per article byte: {ratio:.2f} ({size} bytes)")
+    assert ratio <= 5.0
