@@ -193,7 +193,8 @@ def writer_loop(pipeline: Pipeline, bank: list[str], stop: threading.Event, log:
         article = article.model_copy(update={"id": f"live-{time.monotonic_ns()}"})
         chunks = pipeline.chunk(article, article.content_hash)
         t0 = time.perf_counter()
-        pipeline.index.write([(article, article.content_hash, chunks)], pipeline.embedder.embed([c.text for c in chunks]))
+        vectors = pipeline.embedder.embed([c.text for c in chunks])
+        pipeline.index.write([(article, article.content_hash, chunks)], vectors)
         log.append(time.perf_counter() - t0)
         stop.wait(rng.uniform(1.0, 2.0))
 
