@@ -68,6 +68,7 @@ class ChunkIndex:
         self.retriever = Retriever(store, lexical, params, lexical_ready=self.lexical_ready)
         self.stats = SyncStats()
         self._ready = False
+        self._loading = False
         self._follow_lock = threading.Lock()  # one follower at a time in this process (single flight)
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
@@ -132,7 +133,8 @@ class ChunkIndex:
         return self.retriever.retrieve(question, vector, k, filters, params)
 
     def lexical_ready(self) -> bool:
-        if not self._ready:
+        # While this process loads, the file is locked for the load: say "not yet" without asking it.
+        if not self._ready and not self._loading:
             self._ready = self.lexical.loaded()
         return self._ready
 
@@ -189,7 +191,11 @@ class ChunkIndex:
                 return
             started = time.monotonic()
             position = time.time()  # the feed is read again from here (minus the skew) after the load
-            n = self.lexical.bulk_load(self._pages(), position)
+            self._loading = True
+            try:
+                n = self.lexical.bulk_load(self._pages(), position)
+            finally:
+                self._loading = False
             self._ready = True
             self.stats.load_s = time.monotonic() - started
             log.info("lexical index loaded: %d chunks in %.1f s", n, self.stats.load_s)
