@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -202,12 +203,23 @@ class ChunkIndex:
             self._follow()
 
     def _pages(self) -> Iterator[list[ArticleState]]:
-        for page in self.store.article_pages():
-            records = {info.id: (info, seq, ts) for info, seq, ts in page}
-            ids = list(records)
-            for lo in range(0, len(ids), _FEED_BATCH * 2):
-                batch = ids[lo: lo + _FEED_BATCH * 2]
-                yield self.store.states(batch, records={i: records[i] for i in batch})
+        """The store's articles with their chunks, the next batch fetched while this one is indexed."""
+        def batches() -> Iterator[dict[str, tuple[ArticleInfo, float, int | None]]]:
+            for page in self.store.article_pages():
+                records = {info.id: (info, seq, ts) for info, seq, ts in page}
+                ids = list(records)
+                for lo in range(0, len(ids), _FEED_BATCH * 2):
+                    yield {i: records[i] for i in ids[lo: lo + _FEED_BATCH * 2]}
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
+            pending = None
+            for records in batches():
+                future = pool.submit(self.store.states, list(records), True, records)
+                if pending is not None:
+                    yield pending.result()
+                pending = future
+            if pending is not None:
+                yield pending.result()
 
     def full_check(self) -> int:
         """Compare this replica's articles with the store's; repair and report any drift."""

@@ -20,6 +20,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -303,6 +304,7 @@ def stems_of(text: str) -> str:
     return " ".join(t for t in (_token(w) for w in words(text)) if t)
 
 
+@lru_cache(maxsize=262_144)  # words repeat (Zipf): a new replica's load stems each distinct one once
 def _token(word: str) -> str:
     """A stem as FTS5's unicode61 tokenizer will store it: no apostrophes, no diacritics."""
     plain = unicodedata.normalize("NFKD", stem(word))
