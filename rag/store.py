@@ -13,6 +13,7 @@ changing either never mixes vectors:
 - `<stem>-leases`: per-article write leases. Chroma ignores an `add` of an id that exists, so
   the first writer's entry stands and a writer holds a lease when the entry carries its token.
 
+A lease older than `lease_s`, or held by a process of this host that is gone, is taken over.
 A write of an article runs under its lease: new chunks first (their ids carry the content hash),
 then the other versions' chunks are deleted, then the record (the commit mark), then the
 change. Nobody else writes that article meanwhile, so the record always matches its chunks once
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import random
+import socket
 import threading
 import time
 import uuid
@@ -281,7 +284,7 @@ class ChunkStore:
     @_mapped
     def _try_lease(self, ids: list[str], token: str) -> bool:
         now = time.time()
-        meta = {"owner": token, "expires": now + self.lease_s}
+        meta = {"owner": token, "expires": now + self.lease_s, "host": _HOST, "pid": os.getpid()}
         held: list[str] = []
         ok = True
         for batch in _batches(ids, self.batch_size):
@@ -294,7 +297,7 @@ class ChunkStore:
                     held.append(i)
                     continue
                 ok = False
-                if m is not None and float(m.get("expires", 0)) < now:  # its writer died: take it over
+                if m is not None and (float(m.get("expires", 0)) < now or _dead_here(m)):  # its writer died
                     self.leases.delete(ids=[i], where={"owner": m.get("owner", "")})
         if not ok:
             self._release(held, token)
@@ -530,6 +533,22 @@ def build_where(filters: Filters) -> dict[str, Any] | None:
 
 def _in(key: str, values: list[str]) -> dict[str, Any]:
     return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
+
+
+_HOST = socket.gethostname()
+
+
+def _dead_here(lease: dict[str, Any]) -> bool:
+    """A lease held by a process of this host that no longer runs (killed mid-write)."""
+    if lease.get("host") != _HOST or not isinstance(lease.get("pid"), int):
+        return False
+    try:
+        os.kill(lease["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _next_seq(previous: float | None) -> float:

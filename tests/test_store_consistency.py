@@ -140,3 +140,28 @@ def test_disk_per_article_grows_with_its_text_not_with_title_times_chunks(tmp_pa
     size = len(long_.model_dump_json().encode())
     print(f"disk per article byte: {grown_long / size:.2f} (short title {grown_short / size:.2f}), {size} bytes")
     assert grown_long - grown_short < 0.5 * grown_short  # the title is stored per article, not per chunk
+
+
+def test_a_lease_is_exclusive_until_released_and_a_dead_writers_lease_is_taken_over(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import time
+
+    from rag.errors import StoreBusy
+    from rag.store import ChunkStore, open_client
+
+    store = ChunkStore(lambda: open_client(tmp_path / "s", None), "leases", lease_wait_s=0.5)
+    other = ChunkStore(lambda: open_client(tmp_path / "s", None), "leases", lease_wait_s=0.5)
+    other.__dict__["client"] = store.client  # one embedded client per path and process
+    with store.lease(["a"]), pytest.raises(StoreBusy, match="'a'"), other.lease(["a", "b"]):
+        pass
+    store.lease_wait_s = other.lease_wait_s = 30.0  # from here on nothing should wait (a slow CPU aside)
+    with other.lease(["a", "b"]):  # released: free again, all or none
+        pass
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store.leases.add(ids=["a"], embeddings=[[1.0]], metadatas=[{
+        "owner": "killed", "expires": time.time() + 600, "host": socket.gethostname(), "pid": gone.pid}])
+    with store.lease(["a"]):
+        assert store.leases.get(ids=["a"])["metadatas"][0]["pid"] == os.getpid()
