@@ -9,6 +9,7 @@ EVAL_CORPUS = --corpus seeds --corpus evals/corpus
 CHROMIUM ?= /usr/bin/chromium
 
 BENCH_SIZES ?= 1000 10000
+SCALE_CHUNKS ?= 100000
 
 .PHONY: install browser demo test pytest unit eval-gate eval lint bench clean
 
@@ -50,7 +51,7 @@ eval-gate: install
 	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
 
 ## Benchmarks (minutes; never part of `make test`): results/*.json and benchmarks/RESULTS.md.
-## 100k chunks: make bench BENCH_SIZES="1000 10000 100000"
+## 100k chunks: make bench BENCH_SIZES="1000 10000 100000"; replicas at 1M: make bench SCALE_CHUNKS=1000000
 bench: install
 	$(BIN)/python -m benchmarks.bench_ingest --chunks 1000
 	$(BIN)/python -m benchmarks.bench_query --sizes $(BENCH_SIZES)
@@ -59,6 +60,7 @@ bench: install
 	$(BIN)/python -m benchmarks.bench_llm
 	$(BIN)/python -m benchmarks.retrieval_sweep
 	$(BIN)/python -m benchmarks.llm_sources
+	$(BIN)/python -m benchmarks.bench_scale --chunks $(SCALE_CHUNKS)
 	$(BIN)/python -m benchmarks.report
 
 ## ruff, then mypy over rag/ and api/ ([tool.mypy] in pyproject.toml).

@@ -13,8 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.datadir import data_dir_problem
-from rag.errors import ConfigError, RagError, StoreUnavailable
-from rag.store import is_connection_error
+from rag.errors import ConfigError, RagError, StoreError, StoreUnavailable
 
 log = logging.getLogger("rag_api")
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -54,6 +53,11 @@ def install(app: FastAPI) -> None:
     async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
         return error_response(503, str(exc))
 
+    @app.exception_handler(StoreError)
+    async def store_failed(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("vector store error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "the vector store failed to answer; try again shortly")
+
     @app.exception_handler(ConfigError)
     async def not_configured(request: Request, exc: ConfigError) -> JSONResponse:
         return error_response(400, str(exc))
@@ -68,11 +72,6 @@ def install(app: FastAPI) -> None:
         if problem:  # a data folder that is a file or read-only: say so, not "internal error"
             log.error("%s %s failed: %s", request.method, request.url.path, problem)
             return error_response(503, problem)
-        if is_connection_error(exc):
-            return error_response(503, "the vector store is unreachable; try again shortly")
-        if type(exc).__module__.startswith("chromadb"):  # the store failed, not the request
-            log.error("vector store error on %s %s: %s", request.method, request.url.path, exc)
-            return error_response(503, "the vector store failed to answer; try again shortly")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error")
 

@@ -42,7 +42,13 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
             await run_in_threadpool(_warm, pipeline)
         except Exception as exc:  # start anyway: /readyz reports what is wrong
             log.warning("warm-up failed: %s", data_dir_problem(settings) or exc)
+        # The BM25 index follows the store from a thread: no search waits on the change feed.
+        # A small store is loaded before the first request; a large one is searched dense-only
+        # until its load ends (/readyz says so).
+        pipeline.index.start_background()
+        await run_in_threadpool(pipeline.index.wait_ready, _READY_WAIT_S)
         yield
+        pipeline.index.stop_background()
 
     app = FastAPI(title="rag-news", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.pipeline = pipeline
@@ -113,6 +119,9 @@ def allowed_hosts(settings: Settings) -> frozenset[str] | None:
     return frozenset(listed | set(LOOPBACK) | ({bound} if bound else set()))
 
 
+_READY_WAIT_S = 5.0
+
+
 def _warm(pipeline: Pipeline) -> None:
     pipeline.embedder.embed(["warm up"])
-    pipeline.store.count_chunks()
+    pipeline.count_articles()

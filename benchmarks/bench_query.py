@@ -1,7 +1,7 @@
 """Query latency as the corpus grows: retrieval (dense, hybrid) and extractive answers, p50/p95,
 next to the raw floor (embed the question + one Chroma vector query) at the same size.
 
-Stores are filled through the real write path (ChunkStore.write_articles, the lexical index),
+Stores are filled through the real write path (ChunkIndex.write: Chroma and the lexical index),
 but chunk vectors are the mean of their sentences' vectors, each distinct sentence embedded
 once: 100k chunks in minutes instead of hours. The model's cost is measured in bench_ingest.
 
@@ -23,7 +23,7 @@ from benchmarks.common import RESULTS, summary_ms, write
 from benchmarks.corpus import articles, questions, sentence_bank
 from rag.config import Settings
 from rag.embedding import LocalMiniLM
-from rag.pipeline import Pipeline, _lexical_row
+from rag.pipeline import Pipeline
 from rag.sentences import split_sentences
 
 
@@ -36,10 +36,7 @@ def build(pipeline: Pipeline, size: int, bank: list[str], vectors: dict[str, np.
         if sum(len(g[2]) for g in group) >= 2000 or count >= size:
             rows = [c for _, _, cs in group for c in cs]
             matrix = np.stack([_chunk_vector(c.text, vectors) for c in rows])
-            synced = pipeline.retriever.in_sync()
-            removed = pipeline.store.write_articles(group, matrix)
-            pipeline.retriever.written([_lexical_row(a, c, v) for (a, c), v in zip(
-                ((a, c) for a, _, cs in group for c in cs), matrix, strict=True)], removed, synced)
+            pipeline.index.write(group, matrix)
             group = []
         if count >= size:
             return count

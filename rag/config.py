@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     hybrid_alpha: float = Field(0.8, ge=0, le=1, description="Weighted fusion: share of the dense score.")
     mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = no diversification.")
     lexical_dir: Path | None = Field(None, description="Where the BM25 index lives; default DATA_DIR/lexical.")
+    # Replicas (docs/DEPLOY.md): how the BM25 cache follows the store's change feed.
+    sync_staleness_s: float = Field(1.0, ge=0, le=3600, description="Longest a replica's BM25 index lags the store.")
+    sync_skew_s: float = Field(30.0, ge=0, le=3600, description="Clock skew between writer hosts that is tolerated.")
+    full_check_s: float = Field(3600.0, ge=10, description="How often a replica checks its whole index.")
+    write_lease_s: float = Field(60.0, ge=1, le=3600, description="A writer that holds an article longer has died.")
 
     # LLM answers: on when RAG_LLM_MODEL is set (mode auto). Any OpenAI-compatible server.
     llm_model: str | None = Field(None, description="Model name; setting it turns LLM answers on.")

@@ -20,3 +20,11 @@ class ConfigError(RagError):
 
 class StoreUnavailable(RagError):
     """The vector store cannot be reached."""
+
+
+class StoreError(RagError):
+    """The vector store failed to answer (not the request's fault); worth a retry."""
+
+
+class StoreBusy(StoreError):
+    """Another writer holds an article's write lease for longer than we wait."""

@@ -1,11 +1,9 @@
 """BM25 over the chunks with SQLite FTS5 (stdlib, persistent, incremental, bm25() built in).
 
-The index is a cache of the Chroma chunk collection, never a second source of truth. Every write
-to Chroma ends by changing a generation token in the store; before a search the index compares
-that token with the one it last synced to and, when they differ, diffs chunk ids with Chroma and
-copies or drops the difference. So it heals after a crash between the two writes, and with
-`RAG_CHROMA_URL` each host's index catches up with what other workers or hosts ingested. Several
-processes on one host share the file (WAL mode); SQLite serialises their writes.
+The index is a cache of the Chroma collections, never a second source of truth: rag/index.py
+fills it from the store's change feed (or a bulk load for a new replica) and applies its own
+process's writes directly. Several processes on one host share the file (WAL mode); SQLite
+serialises their writes, and per-article `seq`s make every application idempotent.
 
 Text is indexed as the same light stems the rest of the project uses (rag.terms.stem), so a
 question's terms can be looked up in the vocabulary: FTS5 computes BM25 for every row a term
@@ -22,74 +20,91 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.terms import STOP_WORDS, stem, words
-from rag.types import RetrievedChunk
+from rag.types import ArticleInfo, RetrievedChunk
 
-SCHEMA_VERSION = 2  # part of the file name: a new layout starts a new file (filled by the first sync)
+if TYPE_CHECKING:
+    from rag.store import ArticleState
+
+SCHEMA_VERSION = 3  # part of the file name: a new layout starts a new file (filled by its first load)
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, article_id TEXT NOT NULL,
+                                 v BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
     terms, title_terms,
-    text UNINDEXED, title UNINDEXED, chunk_id UNINDEXED, article_id UNINDEXED, idx UNINDEXED,
-    start UNINDEXED, end_ UNINDEXED, published_at UNINDEXED, published_ts UNINDEXED, source UNINDEXED,
-    para_start UNINDEXED,
+    text UNINDEXED, chunk_id UNINDEXED, article_id UNINDEXED, idx UNINDEXED,
+    start UNINDEXED, end_ UNINDEXED, published_ts UNINDEXED, para_start UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(chunks, 'row');
+CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, seq REAL NOT NULL, deleted INTEGER NOT NULL,
+    title TEXT, url TEXT, source TEXT, published_at TEXT, content_hash TEXT, n_chunks INTEGER);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Built after a bulk load (a fresh index loads faster without them), and by every open.
+_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS rows_chunk ON rows (chunk_id);
+CREATE INDEX IF NOT EXISTS rows_article ON rows (article_id);
 """
 _WEIGHTS = "1.0, 0.3"  # bm25() column weights: body, then title (repeated on every chunk of an article)
 _MAX_TERMS = 32
 PRUNE_ABOVE_ROWS = 2000  # below this, every term is cheap
 PRUNE_SHARE = 0.02  # on larger indexes, terms in more than this share of chunks are left out
-_BUSY_TIMEOUT_S = 30  # how long a write waits for another process's lock on the shared file
-
-
-@dataclass(frozen=True)
-class LexicalRow:
-    chunk: RetrievedChunk
-    published_ts: int | None
-    vector: np.ndarray  # kept beside the text: cosines for lexical hits without a Chroma round trip
+_BUSY_TIMEOUT_S = 60  # how long a write waits for another process's lock on the shared file
 
 
 class LexicalIndex:
+    """The BM25 side plus a local copy of the article records (title, date, source), so a search
+    never asks the store for them. Each article carries the `seq` of the change it reflects:
+    a change older than what is held is never applied, so changes apply in any order, twice, or
+    from several processes sharing the file, and the result is the same."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._rows: int | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_BUSY_TIMEOUT_S,
-                                   isolation_level=None)
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            if conn.execute("SELECT value FROM state WHERE key = 'loaded'").fetchone():
+                conn.executescript(_INDEXES)
             self._conn = conn
         return self._conn
 
     # --- state ----------------------------------------------------------------------------
 
-    def generation(self) -> str | None:
+    def get_state(self, key: str) -> str | None:
         with self._lock:
-            row = self.conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+            row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_generation(self, value: str) -> None:
+    def set_state(self, key: str, value: str) -> None:
         with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('generation', ?)", (value,))
+            self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
+
+    def loaded(self) -> bool:
+        return self.get_state("loaded") is not None
 
     def ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self.conn.execute("SELECT chunk_id FROM rows")}
+
+    def article_rows(self, article_id: str) -> int:
+        with self._lock:
+            return int(self.conn.execute("SELECT count(*) FROM rows WHERE article_id = ?", (article_id,)).fetchone()[0])
 
     def row_count(self) -> int:
         if self._rows is None:
@@ -97,28 +112,100 @@ class LexicalIndex:
                 self._rows = int(self.conn.execute("SELECT count(*) FROM rows").fetchone()[0])
         return self._rows
 
+    def seqs(self, ids: Sequence[str]) -> dict[str, float]:
+        """The seq each article (or tombstone) is held at."""
+        found: dict[str, float] = {}
+        with self._lock:
+            for batch in _chunked(list(ids)):
+                found.update(self.conn.execute(
+                    f"SELECT id, seq FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch).fetchall())
+        return found
+
+    def live(self) -> dict[str, tuple[float, str]]:
+        """Every article held: id -> (seq, content hash)."""
+        with self._lock:
+            return {r[0]: (r[1], r[2]) for r in
+                    self.conn.execute("SELECT id, seq, content_hash FROM articles WHERE deleted = 0")}
+
+    def infos(self, ids: set[str]) -> dict[str, ArticleInfo]:
+        found: dict[str, ArticleInfo] = {}
+        with self._lock:
+            for batch in _chunked(sorted(ids)):
+                for r in self.conn.execute(
+                        "SELECT id, title, url, source, published_at, content_hash, n_chunks FROM articles "
+                        f"WHERE deleted = 0 AND id IN ({','.join('?' * len(batch))})", batch):
+                    found[r[0]] = ArticleInfo(id=r[0], title=r[1], url=r[2], source=r[3], published_at=r[4],
+                                              content_hash=r[5], n_chunks=r[6])
+        return found
+
     # --- writes ---------------------------------------------------------------------------
 
-    def replace(self, rows: Sequence[LexicalRow], drop_ids: Iterable[str] = ()) -> None:
-        """Drop `drop_ids`, then (re)write `rows`, in one transaction."""
-        drop = list(drop_ids) + [r.chunk.chunk_id for r in rows]
+    def apply(self, states: Sequence[ArticleState], force: bool = False) -> int:
+        """Make each article what its state says, unless a newer change is already held
+        (`force`: regardless). Incomplete states are left for a later try. Returns how many applied."""
+        applied = 0
         with self._transaction():
-            self._drop(drop)
-            for r in rows:
-                c = r.chunk
-                cursor = self.conn.execute("INSERT INTO rows (chunk_id, v) VALUES (?, ?)",
-                                           (c.chunk_id, np.asarray(r.vector, dtype=np.float32).tobytes()))
-                self.conn.execute(
-                    "INSERT INTO chunks (rowid, terms, title_terms, text, title, chunk_id, article_id, idx, start,"
-                    " end_, published_at, published_ts, source, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (cursor.lastrowid, stems_of(c.text), stems_of(c.title), c.text, c.title, c.chunk_id,
-                     c.article_id, c.index, c.start, c.end, c.published_at, r.published_ts, c.source,
-                     int(c.starts_paragraph)))
+            held = self.seqs([s.article_id for s in states])
+            for state in states:
+                if not state.complete or (not force and state.article_id in held
+                                          and held[state.article_id] >= state.seq):
+                    continue
+                self._put(state)
+                applied += 1
+        return applied
 
-    def delete_article(self, article_id: str) -> None:
+    def bulk_load(self, pages: Iterable[Sequence[ArticleState]], position: float) -> int:
+        """Fill a fresh index in one transaction, its indexes built after the rows."""
+        n = 0
         with self._transaction():
-            self._drop([r[0] for r in self.conn.execute("SELECT chunk_id FROM chunks WHERE article_id = ?",
-                                                        (article_id,))])
+            for name in ("rows_chunk", "rows_article"):
+                self.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            for table in ("chunks", "rows", "articles"):
+                self.conn.execute(f"DELETE FROM {table}")
+            for page in pages:
+                for state in page:
+                    if state.complete:
+                        self._put(state, fresh=True)
+                        n += len(state.chunks)
+            for statement in _INDEXES.strip().split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('position', ?)", (repr(position),))
+            self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('loaded', '1')")
+        return n
+
+    def _put(self, state: ArticleState, fresh: bool = False) -> None:
+        if not fresh:
+            self._drop_article(state.article_id)
+        info = state.info
+        if info is None:
+            self.conn.execute("INSERT OR REPLACE INTO articles (id, seq, deleted) VALUES (?, ?, 1)",
+                              (state.article_id, state.seq))
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO articles (id, seq, deleted, title, url, source, published_at, content_hash,"
+            " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)",
+            (info.id, state.seq, info.title, info.url, info.source, info.published_at, info.content_hash,
+             info.n_chunks))
+        title_terms = stems_of(info.title)
+        for chunk, vector in state.chunks:
+            cursor = self.conn.execute("INSERT INTO rows (chunk_id, article_id, v) VALUES (?, ?, ?)",
+                                       (chunk.chunk_id, chunk.article_id,
+                                        np.asarray(vector, dtype=np.float32).tobytes()))
+            self.conn.execute(
+                "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
+                " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (cursor.lastrowid, stems_of(chunk.text), title_terms, chunk.text, chunk.chunk_id,
+                 chunk.article_id, chunk.index, chunk.start, chunk.end, state.published_ts,
+                 int(chunk.starts_paragraph)))
+
+    def _drop_article(self, article_id: str) -> None:
+        rowids = [r[0] for r in self.conn.execute("SELECT id FROM rows WHERE article_id = ?", (article_id,))]
+        for i in range(0, len(rowids), 500):
+            batch = rowids[i: i + 500]
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(f"DELETE FROM chunks WHERE rowid IN ({marks})", batch)
+            self.conn.execute(f"DELETE FROM rows WHERE id IN ({marks})", batch)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -134,15 +221,8 @@ class LexicalIndex:
             finally:
                 self._rows = None
 
-    def _drop(self, chunk_ids: Sequence[str]) -> None:
-        for rowids in self._rowids(chunk_ids):
-            marks = ",".join("?" * len(rowids))
-            self.conn.execute(f"DELETE FROM chunks WHERE rowid IN ({marks})", rowids)
-            self.conn.execute(f"DELETE FROM rows WHERE id IN ({marks})", rowids)
-
     def _rowids(self, chunk_ids: Sequence[str]) -> Iterable[list[int]]:
-        for i in range(0, len(chunk_ids), 500):
-            batch = list(chunk_ids[i: i + 500])
+        for batch in _chunked(list(chunk_ids)):
             found = [r[0] for r in self.conn.execute(
                 f"SELECT id FROM rows WHERE chunk_id IN ({','.join('?' * len(batch))})", batch)]
             if found:
@@ -155,11 +235,11 @@ class LexicalIndex:
         """Best first for an FTS5 query from `match()`; `score` is BM25 (higher is better)."""
         if not match:
             return []
-        sql = ["SELECT chunk_id, article_id, idx, start, end_, text, title, published_at, source, para_start, "
+        sql = ["SELECT chunk_id, article_id, idx, start, end_, text, para_start, "
                f"-bm25(chunks, {_WEIGHTS}) AS score FROM chunks WHERE chunks MATCH ?"]
         args: list[object] = [match]
         for clause, value in (("published_ts >= ?", since_ts), ("published_ts <= ?", until_ts),
-                              ("source = ?", source)):
+                              ("article_id IN (SELECT id FROM articles WHERE source = ? AND deleted = 0)", source)):
             if value is not None:
                 sql.append(f"AND {clause}")
                 args.append(value)
@@ -167,9 +247,11 @@ class LexicalIndex:
         args.append(k)
         with self._lock:
             rows = self.conn.execute(" ".join(sql), args).fetchall()
+        infos = self.infos({r[1] for r in rows})
         return [RetrievedChunk(chunk_id=r[0], article_id=r[1], index=r[2], start=r[3], end=r[4], text=r[5],
-                               title=r[6], published_at=r[7], source=r[8], starts_paragraph=bool(r[9]),
-                               score=float(r[10])) for r in rows]
+                               title=infos[r[1]].title, published_at=infos[r[1]].published_at,
+                               source=infos[r[1]].source, starts_paragraph=bool(r[6]), score=float(r[7]))
+                for r in rows if r[1] in infos]
 
     def scores(self, match: str, ids: Sequence[str]) -> dict[str, float]:
         """BM25 scores of the given chunks for an FTS5 query (those matching no term are left out)."""
@@ -186,8 +268,7 @@ class LexicalIndex:
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(ids), 500):
-                batch = list(ids[i: i + 500])
+            for batch in _chunked(list(ids)):
                 for chunk_id, blob in self.conn.execute(
                         f"SELECT chunk_id, v FROM rows WHERE chunk_id IN ({','.join('?' * len(batch))})", batch):
                     found[chunk_id] = np.frombuffer(blob, dtype=np.float32)
@@ -215,10 +296,16 @@ class LexicalIndex:
             self._conn = None
 
 
+def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i: i + size]
+
+
 def stems_of(text: str) -> str:
     return " ".join(t for t in (_token(w) for w in words(text)) if t)
 
 
+@lru_cache(maxsize=262_144)  # words repeat (Zipf): a new replica's load stems each distinct one once
 def _token(word: str) -> str:
     """A stem as FTS5's unicode61 tokenizer will store it: no apostrophes, no diacritics."""
     plain = unicodedata.normalize("NFKD", stem(word))

@@ -26,6 +26,10 @@ _RECORD_FIELDS = {"id", "title", "url", "source", "published_at", "text"}
 _DATE_HEADER = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})[ \t]+")
 _MD_TITLE = re.compile(r"\A#\s+(.+?)\s*\n")
 MAX_TITLE_CHARS = 200
+# Caps on the article-level fields (characters). The text may be long, these may not: they are
+# stored once per article, but a title is also indexed with every chunk (BM25), so an unbounded one
+# multiplied disk use by the chunk count (docs/RELIABILITY.md, "disk per article").
+FIELD_LIMITS = {"id": 1000, "title": 1000, "url": 2000, "source": 200}
 
 
 @dataclass
@@ -44,7 +48,21 @@ def load_paths(paths: Iterable[str | Path], max_bytes: int) -> Loaded:
     return loaded
 
 
+def check_fields(article: Article, where: str) -> Article:
+    """The article, or a LoadError naming the first field over its cap."""
+    for name, limit in FIELD_LIMITS.items():
+        value = getattr(article, name)
+        if value is not None and len(value) > limit:
+            raise LoadError(where, f"field {name!r} is {len(value)} characters; at most {limit}")
+    return article
+
+
 def _collect(item: Article | LoadError, where: str, loaded: Loaded, seen: dict[str, str]) -> None:
+    if isinstance(item, Article):
+        try:
+            check_fields(item, where)
+        except LoadError as exc:
+            item = exc
     if isinstance(item, LoadError):
         loaded.errors.append(item)
     elif item.id in seen:
@@ -219,14 +237,14 @@ def article_from_record(record: Any, where: str, fallback_id: str | None) -> Art
         raise LoadError(where, f"id {article_id!r} contains a control character (newline, tab, ...); "
                                "no request could reach it")
     published = record.get("published_at")
-    return Article(
+    return check_fields(Article(
         id=article_id,
         text=text,
         title=(record.get("title") or "").strip() or first_sentence(text),
         url=record.get("url") or None,
         source=record.get("source") or None,
         published_at=_parse_date(published, where) if published else None,
-    )
+    ), where)
 
 
 def _require_text(text: str, where: str, empty: str = "empty file (no article text)") -> str:

@@ -22,18 +22,21 @@ from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
 from rag.hygiene import inert_markers
+from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
-from rag.store import ChunkStore, collection_stem, date_number, open_client
+from rag.store import ChunkStore, collection_stem, open_client
 from rag.tokens import get_encoding
 from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
     Answer,
     Article,
+    ArticleInfo,
     Chunk,
     Citation,
     Filters,
     Final,
     Retrieved,
     RetrievedChunk,
+    StoredChunk,
     Token,
     Verification,
 )
@@ -41,8 +44,7 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.lexical import LexicalRow
-    from rag.retrieval import RetrievalParams, Retriever
+    from rag.retrieval import RetrievalParams
 
 T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
@@ -86,11 +88,48 @@ class Pipeline:
         return LocalMiniLM(threads=self.settings.embed_threads)
 
     @cached_property
-    def store(self) -> ChunkStore:
+    def index(self) -> ChunkIndex:
+        """Storage: the Chroma collections and the BM25 index, behind one object (rag/index.py)."""
+        from rag.lexical import SCHEMA_VERSION, LexicalIndex
+        from rag.retrieval import RetrievalParams
+
         s = self.settings
         stem = collection_stem(s.collection_prefix, self.embedder.name, s.encoding, s.chunk_tokens,
                                s.chunk_overlap, s.chunk_min_tokens)
-        return ChunkStore(lambda: open_client(s.data_dir, s.chroma_url), stem)
+        store = ChunkStore(lambda: open_client(s.data_dir, s.chroma_url), stem, lease_s=s.write_lease_s)
+        # One index file per store: the server URL (or "embedded") and the collection stem name it.
+        where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
+        path = (s.lexical_dir or s.data_dir / "lexical") / f"{stem}-{where}-v{SCHEMA_VERSION}.sqlite"
+        params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,
+                                 mmr_lambda=s.mmr_lambda)
+        return ChunkIndex(store, LexicalIndex(path), params, staleness_s=s.sync_staleness_s, skew_s=s.sync_skew_s,
+                          full_check_s=s.full_check_s)
+
+    @property
+    def store(self) -> ChunkStore:
+        """The Chroma half (kept for callers that need the raw collections; prefer `index`)."""
+        return self.index.store
+
+    @property
+    def retriever(self):  # type: ignore[no-untyped-def]
+        return self.index.retriever
+
+    # Reads, for the CLI and the API (they reach storage only through the pipeline).
+
+    def get_article(self, article_id: str) -> tuple[ArticleInfo, str] | None:
+        return self.index.get_article(article_id)
+
+    def list_articles(self, offset: int = 0, limit: int = 100) -> list[ArticleInfo]:
+        return self.index.list_articles(offset, limit)
+
+    def count_articles(self) -> int:
+        return self.index.count_articles()
+
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        return self.index.get_chunks(ids)
+
+    def index_status(self) -> str:
+        return self.index.status()
 
     @cached_property
     def _count_tokens(self) -> Callable[[list[str]], list[int]]:
@@ -116,7 +155,7 @@ class Pipeline:
     def ingest(self, articles: Sequence[Article], errors: Sequence[LoadError] = (),
                progress: Callable[[int], None] | None = None) -> IngestReport:
         report = IngestReport([(e.source, "failed", e.reason) for e in errors])
-        known = self.store.article_infos([a.id for a in articles])
+        known = self.index.article_infos([a.id for a in articles])
         todo: list[tuple[Article, str, Status]] = []
         for article in articles:
             digest = article.content_hash
@@ -154,12 +193,7 @@ class Pipeline:
 
     def _write_group(self, group: list[Pending], vectors: np.ndarray, report: IngestReport,
                      progress: Callable[[int], None] | None) -> None:
-        synced = self.retriever.in_sync()
-        removed = self.store.write_articles([(article, digest, chunks) for article, digest, _, chunks in group],
-                                            vectors)
-        rows = [_lexical_row(article, c, v)
-                for (article, c), v in zip(((a, c) for a, _, _, cs in group for c in cs), vectors, strict=True)]
-        self.retriever.written(rows, removed, synced)
+        self.index.write([(article, digest, chunks) for article, digest, _, chunks in group], vectors)
         for article, _, status, chunks in group:
             report.results.append((article.id, status, f"{len(chunks)} chunks"))
             if progress:
@@ -168,28 +202,12 @@ class Pipeline:
     # --- questions ------------------------------------------------------------------------
 
     def delete_article(self, article_id: str) -> bool:
-        synced = self.retriever.in_sync()
-        existed = self.store.delete_article(article_id)
-        self.retriever.deleted(article_id, synced)
-        return existed
-
-    @cached_property
-    def retriever(self) -> Retriever:
-        from rag.lexical import SCHEMA_VERSION, LexicalIndex
-        from rag.retrieval import RetrievalParams, Retriever
-
-        s = self.settings
-        # One index file per store: the server URL (or "embedded") and the collection stem name it.
-        where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
-        path = (s.lexical_dir or s.data_dir / "lexical") / f"{self.store.stem}-{where}-v{SCHEMA_VERSION}.sqlite"
-        params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,
-                                 mmr_lambda=s.mmr_lambda)
-        return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
+        return self.index.delete(article_id)
 
     def retrieve(self, question: str, k: int, filters: Filters = Filters(),
                  params: RetrievalParams | None = None) -> list[RetrievedChunk]:
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        return self.retriever.retrieve(question, vector, k, filters, params)
+        return self.index.search(question, vector, k, filters, params)
 
     def resolve_mode(self, mode: Mode) -> AnswerMode:
         if mode == "auto":
@@ -256,7 +274,7 @@ class Pipeline:
 
         def article_text(article_id: str) -> str | None:
             if article_id not in texts:
-                found = self.store.get_article(article_id)
+                found = self.index.get_article(article_id)
                 if found is None:
                     return None
                 texts[article_id] = found[1]
@@ -278,13 +296,13 @@ class Pipeline:
             hits = [c for c in pool if c.article_id == article_id and c.start < end and c.end > start]
             return max(hits, key=lambda c: min(c.end, end) - max(c.start, start), default=None)
 
-        found = best(chunks) or best(self.store.article_chunks(article_id))
+        found = best(chunks) or best(self.index.article_chunks(article_id))  # type: ignore[arg-type]
         if found is None:
             raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
         return found.chunk_id
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params, self.store.article_chunks)
+        result = extract(question, chunks, self.params, self.index.article_chunks)  # type: ignore[arg-type]
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
@@ -313,16 +331,6 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
             return
         futures.append(pool.submit(next, items, sentinel))
         yield cast(T, item)
-
-
-def _lexical_row(article: Article, chunk: Chunk, vector: np.ndarray) -> LexicalRow:
-    from rag.lexical import LexicalRow  # numpy
-
-    as_retrieved = RetrievedChunk(chunk_id=chunk.id, article_id=article.id, index=chunk.index, start=chunk.start,
-                                  end=chunk.end, text=chunk.text, title=article.title,
-                                  published_at=article.published_at, source=article.source, score=0.0,
-                                  starts_paragraph=chunk.starts_paragraph)
-    return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None, vector)
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

@@ -9,14 +9,14 @@ other. The defaults come from `rag eval compare` (docs/design.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from rag.lexical import LexicalIndex, LexicalRow
-from rag.store import ChunkStore, build_where, date_number
+from rag.lexical import LexicalIndex
+from rag.store import ChunkStore, date_number
 from rag.types import Filters, RetrievedChunk
 
 Method = Literal["dense", "lexical", "hybrid"]
@@ -34,67 +34,30 @@ class RetrievalParams:
 
 
 class Retriever:
+    """Ranking over the two halves the index layer (rag/index.py) owns; it never writes."""
+
     def __init__(self, store: ChunkStore, index: LexicalIndex, params: RetrievalParams,
-                 single_process: bool) -> None:
+                 lexical_ready: Callable[[], bool] = lambda: True) -> None:
         self.store = store
         self.index = index
         self.params = params
-        # With the embedded store this process is the only writer: once synced, its own writes
-        # keep the index in step and no per-search check is needed. With a server, other
-        # processes write too, so every search compares generation tokens (one cheap read).
-        self.single_process = single_process
-        self._synced = False
-
-    # --- keeping the lexical index in step with the store ---------------------------------
-
-    def sync(self) -> None:
-        if self.single_process and self._synced:
-            return
-        token = self.store.generation()
-        if token != self.index.generation():  # None (never synced) never matches
-            stored = self.store.all_chunk_ids()
-            indexed = self.index.ids()
-            rows = [LexicalRow(c, ts, np.asarray(v, dtype=np.float32))
-                    for c, ts, v in self.store.chunks_for_index(sorted(stored - indexed))]
-            self.index.replace(rows, drop_ids=indexed - stored)
-            self.index.set_generation(token)
-        self._synced = True
-
-    def in_sync(self) -> bool:
-        return self.store.generation() == self.index.generation()
-
-    def written(self, rows: Sequence[LexicalRow], removed: Sequence[str], synced_before: bool) -> None:
-        """After the store wrote `rows` and removed `removed`: mirror it without a full diff."""
-        self.index.replace(rows, drop_ids=removed)
-        self._adopt(synced_before)
-
-    def deleted(self, article_id: str, synced_before: bool) -> None:
-        self.index.delete_article(article_id)
-        self._adopt(synced_before)
-
-    def _adopt(self, synced_before: bool) -> None:
-        if self.single_process and synced_before:
-            self.index.set_generation(self.store.generation())
-        else:
-            self._synced = False
-
-    # --- searching ------------------------------------------------------------------------
+        self.lexical_ready = lexical_ready  # False while a new replica loads: dense only
 
     def retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters = Filters(),
                  params: RetrievalParams | None = None) -> list[RetrievedChunk]:
         p = params or self.params
-        where = build_where(window.since, window.until, window.source)
         pool = max(p.pool, k)
-        if p.method == "dense" and p.mmr_lambda >= 1.0:
-            return _ranked(self.store.query(vector, k, where), "dense")
-        self.sync()
+        ready = self.lexical_ready()
+        infos = self.index.infos if ready else None
+        if not ready or (p.method == "dense" and p.mmr_lambda >= 1.0):
+            return _ranked(self.store.query(vector, k, window, infos), "dense")
         match = self.index.match(question)
         if p.method == "lexical":
             found = _ranked(self._lexical(match, pool, window)[:k], "lexical")
             vectors = self.index.vectors([c.chunk_id for c in found])  # cosines, for answer scoring
             return [c.model_copy(update={"dense_score": round(float(vectors[c.chunk_id] @ vector), 6)})
                     if c.chunk_id in vectors else c for c in found]
-        dense = self.store.query(vector, max(p.dense_pool, k), where)
+        dense = self.store.query(vector, max(p.dense_pool, k), window, infos)
         if p.method == "dense":
             candidates = _ranked(dense, "dense")
         else:

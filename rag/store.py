@@ -1,36 +1,58 @@
-"""ChunkStore: chunks and article records in Chroma, embedded or behind a `chroma run` server.
+"""ChunkStore: the Chroma half of the index layer (rag/index.py), embedded or behind `chroma run`.
 
-Two collections share one name stem that encodes the embedder and the chunking settings, so
-changing either never mixes vectors: `<stem>-chunks` (one vector per chunk, cosine space) and
-`<stem>-articles` (one record per article: its text, metadata and content hash).
+Four collections share one name stem that encodes the embedder and the chunking settings, so
+changing either never mixes vectors:
+- `<stem>-chunks`: one vector per chunk (cosine space). Its metadata holds only what a chunk
+  needs to be found and filtered: article id, offsets, `published_ts` and `source` (the filter
+  keys). Title, url and date live once, on the article record, and are looked up per article.
+- `<stem>-articles`: one record per article: its text, metadata, content hash, chunk count and
+  `seq`, the time of its last change.
+- `<stem>-changes`: the change feed, one entry per article id (`seq`, `op`: write | delete), the
+  latest change wins. A delete leaves its entry behind as the tombstone. Replicas read the
+  entries past their position (rag/index.py).
+- `<stem>-leases`: per-article write leases. Chroma ignores an `add` of an id that exists, so
+  the first writer's entry stands and a writer holds a lease when the entry carries its token.
 
-A write is ordered so that an interrupted ingest heals when run again: the new chunks are
-upserted first (their ids carry the content hash), then the other versions' chunks are
-deleted, and the article record with its hash is written last, as the commit mark.
+A lease older than `lease_s`, or held by a process of this host that is gone, is taken over.
+A write of an article runs under its lease: new chunks first (their ids carry the content hash),
+then the other versions' chunks are deleted, then the record (the commit mark), then the
+change. Nobody else writes that article meanwhile, so the record always matches its chunks once
+the write ends, and an interrupted write heals when run again.
+
+Every chromadb failure leaves this module as StoreUnavailable (cannot connect) or StoreError.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
+import random
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 from rag import chunking
-from rag.errors import ConfigError, StoreUnavailable
-from rag.types import Article, ArticleInfo, Chunk, RetrievedChunk
+from rag.errors import ConfigError, StoreBusy, StoreError, StoreUnavailable
+from rag.types import Article, ArticleInfo, Chunk, Filters, RetrievedChunk, StoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
 
-# chromadb's own types make every result field Optional and metadata a read-only Mapping; this
-# module reads results it asked for by shape, so clients and collections are typed loosely.
-ClientAPI = Any
-Collection = Any
+P = ParamSpec("P")
+R = TypeVar("R")
+
+ARTICLE_PAGE = 2000  # article records per page when listing the whole store
+CHUNK_PAGE_ARTICLES = 250  # articles whose chunks are fetched in one request (about 1,000 chunks)
 
 
 def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int, overlap: int,
@@ -40,7 +62,7 @@ def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 
 
-def open_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
+def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-untyped-def]
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -77,31 +99,85 @@ def is_connection_error(exc: BaseException) -> bool:
     return False
 
 
+def _mapped(method: Callable[P, R]) -> Callable[P, R]:
+    """chromadb's exceptions become the project's own: the callers never see chromadb."""
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (StoreError, StoreUnavailable, StoreBusy, ConfigError):
+            raise
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise StoreUnavailable(f"the vector store is unreachable: {exc}") from exc
+            if type(exc).__module__.startswith("chromadb") or "chromadb" in repr(type(exc)):
+                raise StoreError(f"the vector store failed: {exc}") from exc
+            raise
+    return wrapper
+
+
 def date_number(iso: str) -> int:
     """A date as seconds since the epoch (UTC midnight), so range filters are numeric."""
     return int(datetime.combine(date.fromisoformat(iso), datetime.min.time(), UTC).timestamp())
 
 
+def chunk_hash(chunk_id: str) -> str:
+    """The content-hash prefix a chunk id carries (rag.ids.chunk_id)."""
+    parts = chunk_id.rsplit("::", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+@dataclass(frozen=True)
+class Change:
+    article_id: str
+    seq: float
+    op: str  # write | delete
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What the store holds for one article: its record (None when deleted) and, when asked,
+    its chunks with their vectors."""
+
+    article_id: str
+    seq: float
+    info: ArticleInfo | None
+    published_ts: int | None = None
+    chunks: tuple[tuple[StoredChunk, Any], ...] = ()  # (chunk, vector)
+    complete: bool = True  # False: the chunks do not match the record (a write is under way)
+
+
 class ChunkStore:
-    def __init__(self, client_factory: Callable[[], ClientAPI], stem: str) -> None:
+    def __init__(self, client_factory, stem: str, lease_s: float = 60.0,  # type: ignore[no-untyped-def]
+                 lease_wait_s: float = 120.0) -> None:
         self._client_factory = client_factory
         self.stem = stem
+        self.lease_s = lease_s
+        self.lease_wait_s = lease_wait_s
+        self._locks: dict[str, list[Any]] = {}  # article id -> [lock, users]
+        self._locks_guard = threading.Lock()
 
     @cached_property
-    def client(self) -> ClientAPI:
+    def client(self):  # type: ignore[no-untyped-def]
         return self._client_factory()
 
     @cached_property
-    def chunks(self) -> Collection:
+    def chunks(self):  # type: ignore[no-untyped-def]
         return self.client.get_or_create_collection(
             f"{self.stem}-chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
 
     @cached_property
-    def articles(self) -> Collection:
-        return self.client.get_or_create_collection(
-            f"{self.stem}-articles", embedding_function=None
-        )
+    def articles(self):  # type: ignore[no-untyped-def]
+        return self.client.get_or_create_collection(f"{self.stem}-articles", embedding_function=None)
+
+    @cached_property
+    def changes(self):  # type: ignore[no-untyped-def]
+        return self.client.get_or_create_collection(f"{self.stem}-changes", embedding_function=None)
+
+    @cached_property
+    def leases(self):  # type: ignore[no-untyped-def]
+        return self.client.get_or_create_collection(f"{self.stem}-leases", embedding_function=None)
 
     @cached_property
     def batch_size(self) -> int:
@@ -109,112 +185,270 @@ class ChunkStore:
 
     # --- articles -------------------------------------------------------------------------
 
-    def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
+    @_mapped
+    def article_infos(self, ids: Sequence[str], verify: bool = False) -> dict[str, ArticleInfo]:
+        """Records by id. With `verify`, a record whose chunks are not all stored comes back with
+        an empty content hash: an unchanged check must not trust it."""
         found: dict[str, ArticleInfo] = {}
         for batch in _batches(list(ids), self.batch_size):
             got = self.articles.get(ids=batch, include=["metadatas"])
             for article_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-                found[article_id] = _info(article_id, meta)
+                info = _info(article_id, meta)
+                if info is not None:
+                    found[article_id] = info
+        if verify and found:
+            counts = self._chunk_counts(list(found), {i: f.content_hash for i, f in found.items()})
+            found = {i: f if counts.get(i, 0) == f.n_chunks else f.model_copy(update={"content_hash": ""})
+                     for i, f in found.items()}
         return found
 
+    def _chunk_counts(self, ids: list[str], hashes: dict[str, str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for batch in _batches(ids, CHUNK_PAGE_ARTICLES):
+            got = self.chunks.get(where=_in("article_id", batch), include=["metadatas"])
+            for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
+                article_id = (meta or {}).get("article_id")
+                if article_id in hashes and chunk_hash(chunk_id) == hashes[article_id][:12]:
+                    counts[article_id] = counts.get(article_id, 0) + 1
+        return counts
+
+    @_mapped
     def get_article(self, article_id: str) -> tuple[ArticleInfo, str] | None:
         got = self.articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"]:
             return None
-        return _info(article_id, got["metadatas"][0]), got["documents"][0]
+        info = _info(article_id, got["metadatas"][0])
+        if info is None or got["documents"][0] is None:
+            return None
+        return info, got["documents"][0]
 
+    @_mapped
     def list_articles(self, offset: int = 0, limit: int = 100) -> list[ArticleInfo]:
         got = self.articles.get(include=["metadatas"], offset=offset, limit=limit)
-        return [_info(i, m) for i, m in zip(got["ids"], got["metadatas"], strict=True)]
+        return [i for i in (_info(a, m) for a, m in zip(got["ids"], got["metadatas"], strict=True)) if i]
 
+    @_mapped
     def count_articles(self) -> int:
         return int(self.articles.count())
 
+    @_mapped
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 
-    def write_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> list[str]:
-        """Write (article, content hash, chunks) items; `vectors` has one row per chunk, in order.
-        Returns the ids of the chunks of older versions it deleted.
+    # --- writes ---------------------------------------------------------------------------
 
-        Three steps for the whole group, in crash-safe order (see the module docstring), then a
-        new generation token tells lexical indexes to catch up."""
+    @contextmanager
+    def lease(self, article_ids: Sequence[str]) -> Iterator[None]:
+        """Hold the write leases of all `article_ids` (all or none at a time, so two batches never
+        wait on each other), across processes and hosts. A lease older than `lease_s` belonged to
+        a writer that died and is taken over."""
+        ids = sorted(set(article_ids))
+        with self._local_leases(ids):  # this process's writers queue here, without polling the store
+            yield from self._store_lease(ids)
+
+    @contextmanager
+    def _local_leases(self, ids: list[str]) -> Iterator[None]:
+        with self._locks_guard:
+            locks = [self._locks.setdefault(i, [threading.Lock(), 0]) for i in ids]
+            for entry in locks:
+                entry[1] += 1
+        held: list[threading.Lock] = []
+        try:
+            for entry in locks:  # in id order: two batches never wait on each other in a cycle
+                entry[0].acquire()
+                held.append(entry[0])
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+            with self._locks_guard:
+                for i, entry in zip(ids, locks, strict=True):
+                    entry[1] -= 1
+                    if entry[1] == 0:
+                        self._locks.pop(i, None)
+
+    def _store_lease(self, ids: list[str]) -> Iterator[None]:
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.lease_wait_s
+        delay = 0.01
+        while not self._try_lease(ids, token):
+            if time.monotonic() > deadline:
+                raise StoreBusy(f"could not get the write lease of {ids[0]!r} within {self.lease_wait_s:.0f} s; "
+                                "another writer holds it")
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+        try:
+            yield
+        finally:
+            self._release(ids, token)
+
+    @_mapped
+    def _try_lease(self, ids: list[str], token: str) -> bool:
+        now = time.time()
+        meta = {"owner": token, "expires": now + self.lease_s, "host": _HOST, "pid": os.getpid()}
+        held: list[str] = []
+        ok = True
+        for batch in _batches(ids, self.batch_size):
+            self.leases.add(ids=batch, embeddings=[[1.0]] * len(batch), metadatas=[meta] * len(batch))
+            got = self.leases.get(ids=batch, include=["metadatas"])
+            owners = {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+            for i in batch:
+                m = owners.get(i)
+                if m is not None and m.get("owner") == token:
+                    held.append(i)
+                    continue
+                ok = False
+                if m is not None and (float(m.get("expires", 0)) < now or _dead_here(m)):  # its writer died
+                    self.leases.delete(ids=[i], where={"owner": m.get("owner", "")})
+        if not ok:
+            self._release(held, token)
+        return ok
+
+    @_mapped
+    def _release(self, ids: list[str], token: str) -> None:
+        for batch in _batches(ids, self.batch_size):
+            self.leases.delete(ids=batch, where={"owner": token})
+
+    @_mapped
+    def write_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> list[float]:
+        """Write (article, content hash, chunks) items under their leases; `vectors` has one row per
+        chunk, in order. Returns each article's new `seq`. The caller holds the leases."""
+        article_ids = [article.id for article, _, _ in items]
+        previous = self._seqs(article_ids)
         chunks = [c for _, _, cs in items for c in cs]
         chunk_metadatas: list[dict[str, Any]] = []
-        article_metadatas: list[dict[str, Any]] = []
-        for article, digest, article_chunks in items:
-            base = {**_article_metadata(article), "content_hash": digest}
-            article_metadatas.append({**base, "n_chunks": len(article_chunks)})
+        for article, _, article_chunks in items:
+            keys = _filter_keys(article)
             chunk_metadatas.extend(
-                {**base, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
+                {**keys, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
                  "para_start": c.starts_paragraph}
                 for c in article_chunks
             )
         self._upsert(self.chunks, [c.id for c in chunks], list(vectors), [c.text for c in chunks],
                      chunk_metadatas)
-        article_ids = [article.id for article, _, _ in items]
         current = {c.id for c in chunks}
-        removed: list[str] = []
-        for batch in _batches(article_ids, self.batch_size):
-            existing = self.chunks.get(where={"article_id": {"$in": batch}}, include=[])["ids"]
+        for batch in _batches(article_ids, CHUNK_PAGE_ARTICLES):
+            existing = self.chunks.get(where=_in("article_id", batch), include=[])["ids"]
             stale = [i for i in existing if i not in current]
             if stale:
                 self.chunks.delete(ids=stale)
-                removed += stale
+        seqs = [_next_seq(previous.get(i)) for i in article_ids]
+        article_metadatas = [
+            {**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs), "seq": seq}
+            for (article, digest, cs), seq in zip(items, seqs, strict=True)
+        ]
         self._upsert(self.articles, article_ids, [[1.0]] * len(items), [a.text for a, _, _ in items],
                      article_metadatas)
-        self.bump_generation()
-        return removed
+        self._record_changes(article_ids, seqs, "write")
+        return seqs
 
-    def _upsert(self, collection: Collection, ids: list[str], embeddings: Any, documents: list[str],
-                metadatas: list[dict[str, Any]]) -> None:
+    def _upsert(self, collection, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
         for lo in range(0, len(ids), self.batch_size):
             hi = lo + self.batch_size
-            collection.upsert(ids=ids[lo:hi], embeddings=embeddings[lo:hi], documents=documents[lo:hi],
-                              metadatas=metadatas[lo:hi])
+            collection.upsert(ids=ids[lo:hi], embeddings=embeddings[lo:hi], metadatas=metadatas[lo:hi],
+                              **({"documents": documents[lo:hi]} if documents is not None else {}))
 
-    def delete_article(self, article_id: str) -> bool:
+    def _seqs(self, article_ids: list[str]) -> dict[str, float]:
+        """The last change of each article, record or tombstone."""
+        seqs: dict[str, float] = {}
+        for batch in _batches(article_ids, self.batch_size):
+            got = self.changes.get(ids=batch, include=["metadatas"])
+            for i, m in zip(got["ids"], got["metadatas"], strict=True):
+                seqs[i] = float((m or {}).get("seq", 0.0))
+        return seqs
+
+    def _record_changes(self, article_ids: list[str], seqs: list[float], op: str) -> None:
+        self._upsert(self.changes, article_ids, [[1.0]] * len(article_ids), None,
+                     [{"seq": s, "op": op} for s in seqs])
+
+    @_mapped
+    def delete_article(self, article_id: str) -> tuple[bool, float]:
+        """Delete an article (the caller holds its lease). Returns whether it existed and the
+        tombstone's seq."""
         existed = bool(self.articles.get(ids=[article_id], include=[])["ids"])
+        seq = _next_seq(self._seqs([article_id]).get(article_id))
         self.chunks.delete(where={"article_id": article_id})
         self.articles.delete(ids=[article_id])
-        self.bump_generation()
-        return existed
+        self._record_changes([article_id], [seq], "delete")
+        return existed, seq
 
-    # --- change tracking for caches (the lexical index) -------------------------------------
+    # --- the change feed and bulk reads, for replicas --------------------------------------
 
-    def generation(self) -> str:
-        """A token that changes with every write, read fresh from the store (other processes write too)."""
-        return str((self.client.get_collection(self.articles.name).metadata or {}).get("generation", ""))
-
-    def bump_generation(self) -> str:
-        token = uuid.uuid4().hex
-        self.articles.modify(metadata={"generation": token})
-        return token
-
-    def all_chunk_ids(self) -> set[str]:
-        ids: set[str] = set()
+    @_mapped
+    def changes_since(self, seq: float) -> list[Change]:
+        """Every article whose last change is at or after `seq` (one request when few changed)."""
+        out: list[Change] = []
         offset = 0
         while True:
-            got = self.chunks.get(include=[], limit=self.batch_size, offset=offset)["ids"]
-            ids.update(got)
-            if len(got) < self.batch_size:
-                return ids
-            offset += len(got)
+            got = self.changes.get(where={"seq": {"$gte": seq}}, include=["metadatas"],
+                                   limit=self.batch_size, offset=offset)
+            out += [Change(i, float(m.get("seq", 0.0)), str(m.get("op", "write")))
+                    for i, m in zip(got["ids"], got["metadatas"], strict=True) if m]
+            if len(got["ids"]) < self.batch_size:
+                return out
+            offset += len(got["ids"])
 
-    def chunks_for_index(self, ids: Sequence[str]) -> list[tuple[RetrievedChunk, int | None, Any]]:
-        """(chunk, published_ts, vector) for the lexical index."""
-        out: list[tuple[RetrievedChunk, int | None, Any]] = []
-        for batch in _batches(list(ids), min(self.batch_size, 1000)):
-            got = self.chunks.get(ids=batch, include=["documents", "metadatas", "embeddings"])
-            out += [(c, m.get("published_ts"), v)
-                    for c, m, v in zip(_chunks(got), got["metadatas"], got["embeddings"], strict=True)]
+    @_mapped
+    def article_pages(self, page: int = ARTICLE_PAGE) -> Iterator[list[tuple[ArticleInfo, float, int | None]]]:
+        """Every record, in pages: (info, seq, published_ts)."""
+        offset = 0
+        while True:
+            got = self.articles.get(include=["metadatas"], limit=page, offset=offset)
+            yield [(info, float(m.get("seq", 0.0)), m.get("published_ts"))
+                   for i, m in zip(got["ids"], got["metadatas"], strict=True)
+                   if (info := _info(i, m)) is not None]
+            if len(got["ids"]) < page:
+                return
+            offset += len(got["ids"])
+
+    @_mapped
+    def states(self, article_ids: Sequence[str], with_chunks: bool = True,
+               records: dict[str, tuple[ArticleInfo, float, int | None]] | None = None) -> list[ArticleState]:
+        """The current state of each article: its record and chunks (with vectors), read together
+        and checked against each other."""
+        ids = list(article_ids)
+        if records is None:
+            records = {}
+            for batch in _batches(ids, self.batch_size):
+                got = self.articles.get(ids=batch, include=["metadatas"])
+                for i, m in zip(got["ids"], got["metadatas"], strict=True):
+                    info = _info(i, m)
+                    if info is not None:
+                        records[i] = (info, float(m.get("seq", 0.0)), m.get("published_ts"))
+        tomb = self._seqs([i for i in ids if i not in records]) if len(records) < len(ids) else {}
+        by_article: dict[str, list[tuple[StoredChunk, Any]]] = {}
+        if with_chunks and records:
+            for batch in _batches([i for i in ids if i in records], CHUNK_PAGE_ARTICLES):
+                got = self.chunks.get(where=_in("article_id", batch),
+                                      include=["documents", "metadatas", "embeddings"])
+                for chunk_id, text, meta, vector in zip(got["ids"], got["documents"], got["metadatas"],
+                                                        got["embeddings"], strict=True):
+                    article_id = (meta or {}).get("article_id")
+                    if article_id not in records or chunk_hash(chunk_id) != records[article_id][0].content_hash[:12]:
+                        continue  # another version's chunk, mid-write
+                    chunk = stored_chunk(chunk_id, text, meta, records[article_id][0])
+                    if chunk is not None:
+                        by_article.setdefault(article_id, []).append((chunk, vector))
+        out = []
+        for i in ids:
+            if i not in records:
+                out.append(ArticleState(i, tomb.get(i, 0.0), None))
+                continue
+            info, seq, ts = records[i]
+            chunks = sorted(by_article.get(i, []), key=lambda cv: cv[0].index)
+            out.append(ArticleState(i, seq, info, ts, tuple(chunks),
+                                    complete=not with_chunks or len(chunks) == info.n_chunks))
         return out
 
     # --- retrieval ------------------------------------------------------------------------
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[RetrievedChunk]:
+    @_mapped
+    def query(self, vector: np.ndarray, k: int, filters: Filters = Filters(),
+              infos: Callable[[set[str]], dict[str, ArticleInfo]] | None = None) -> list[RetrievedChunk]:
+        """The k nearest chunks; `infos` supplies article records (a replica's local copy), the
+        store is asked for those it lacks."""
         try:
-            got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
+            got = self.chunks.query(query_embeddings=[vector], n_results=k, where=build_where(filters),
                                     include=["documents", "metadatas", "distances"])
         except Exception as exc:
             # A `chroma run` server answers a query on a collection whose first vectors are still
@@ -222,68 +456,135 @@ class ChunkStore:
             if "Nothing found on disk" in str(exc):
                 return []
             raise
+        rows = list(zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True))
+        articles = self._infos({(m or {}).get("article_id", "") for _, _, m, _ in rows}, infos)
         results = []
-        for chunk_id, text, meta, distance in zip(
-            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
-        ):
-            results.append(RetrievedChunk(
-                chunk_id=chunk_id, article_id=meta["article_id"], index=meta["index"],
-                start=meta["start"], end=meta["end"], text=text, title=meta["title"],
-                published_at=meta.get("published_at"), source=meta.get("source"),
-                score=1.0 - float(distance), starts_paragraph=meta.get("para_start", True),
-            ))
+        for chunk_id, text, meta, distance in rows:
+            chunk = stored_chunk(chunk_id, text, meta, articles.get((meta or {}).get("article_id", "")))
+            if chunk is not None:
+                results.append(RetrievedChunk(**chunk.model_dump(), score=1.0 - float(distance)))
         return results
 
-    def article_chunks(self, article_id: str) -> list[RetrievedChunk]:
-        got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
-        return sorted(_chunks(got), key=lambda c: c.index)
+    def _infos(self, ids: set[str], infos: Callable[[set[str]], dict[str, ArticleInfo]] | None
+               ) -> dict[str, ArticleInfo]:
+        ids.discard("")
+        found = infos(ids) if infos is not None and ids else {}
+        missing = ids - found.keys()
+        if missing:
+            found |= self.article_infos(sorted(missing))
+        return found
 
-    def get_chunks(self, ids: Sequence[str]) -> list[RetrievedChunk]:
+    @_mapped
+    def article_chunks(self, article_id: str) -> list[StoredChunk]:
+        got = self.chunks.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        info = self.article_infos([article_id]).get(article_id)
+        found = [stored_chunk(i, t, m, info) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"],
+                                                                   strict=True)]
+        return sorted((c for c in found if c is not None), key=lambda c: c.index)
+
+    @_mapped
+    def all_chunk_ids(self) -> set[str]:
+        """Every chunk id, paged by article (checks and tests; replicas never list the store)."""
+        ids: set[str] = set()
+        for page in self.article_pages():
+            for batch in _batches([info.id for info, _, _ in page], CHUNK_PAGE_ARTICLES):
+                ids.update(self.chunks.get(where=_in("article_id", batch), include=[])["ids"])
+        return ids
+
+    @_mapped
+    def chunk_ids(self, article_id: str) -> list[str]:
+        return list(self.chunks.get(where={"article_id": article_id}, include=[])["ids"])
+
+    @_mapped
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Chunks by id, in the order asked (ids no longer stored are left out)."""
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        by_id = {c.chunk_id: c for c in _chunks(got)}
+        articles = self._infos({(m or {}).get("article_id", "") for m in got["metadatas"]}, None)
+        by_id = {}
+        for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            chunk = stored_chunk(i, t, m, articles.get((m or {}).get("article_id", "")))
+            if chunk is not None:
+                by_id[i] = chunk
         return [by_id[i] for i in ids if i in by_id]
 
 
-def _chunks(got: dict[str, Any]) -> list[RetrievedChunk]:
-    return [
-        RetrievedChunk(chunk_id=i, article_id=m["article_id"], index=m["index"], start=m["start"], end=m["end"],
-                       text=t, title=m["title"], published_at=m.get("published_at"), source=m.get("source"),
-                       score=0.0, starts_paragraph=m.get("para_start", True))
-        for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-    ]
+def stored_chunk(chunk_id: str, text: str | None, meta: dict[str, Any] | None,
+                 info: ArticleInfo | None) -> StoredChunk | None:
+    """The one mapping from stored metadata to a chunk. None when the row is incomplete: a
+    concurrent delete can leave a query with a row whose metadata or article is already gone."""
+    if not meta or text is None or info is None or "article_id" not in meta:
+        return None
+    return StoredChunk(chunk_id=chunk_id, article_id=meta["article_id"], index=meta["index"], start=meta["start"],
+                       end=meta["end"], text=text, title=info.title, published_at=info.published_at,
+                       source=info.source, starts_paragraph=meta.get("para_start", True))
 
 
-def build_where(since: str | None = None, until: str | None = None, source: str | None = None) -> dict[str, Any] | None:
+def build_where(filters: Filters) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
-    if since:
-        clauses.append({"published_ts": {"$gte": date_number(since)}})
-    if until:
-        clauses.append({"published_ts": {"$lte": date_number(until)}})
-    if source:
-        clauses.append({"source": source})
+    if filters.since:
+        clauses.append({"published_ts": {"$gte": date_number(filters.since)}})
+    if filters.until:
+        clauses.append({"published_ts": {"$lte": date_number(filters.until)}})
+    if filters.source:
+        clauses.append({"source": filters.source})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def _in(key: str, values: list[str]) -> dict[str, Any]:
+    return {key: values[0]} if len(values) == 1 else {key: {"$in": values}}
+
+
+_HOST = socket.gethostname()
+
+
+def _dead_here(lease: dict[str, Any]) -> bool:
+    """A lease held by a process of this host that no longer runs (killed mid-write)."""
+    if lease.get("host") != _HOST or not isinstance(lease.get("pid"), int):
+        return False
+    try:
+        os.kill(lease["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _next_seq(previous: float | None) -> float:
+    """Now, but always past the article's last change, so its changes are ordered even when the
+    hosts' clocks disagree."""
+    now = time.time()
+    return now if previous is None or now > previous else previous + 0.001
+
+
+def _filter_keys(article: Article) -> dict[str, Any]:
+    """The article fields a chunk carries: only what a search filters on."""
+    keys: dict[str, Any] = {}
+    if article.source:
+        keys["source"] = article.source
+    if article.published_at:
+        keys["published_ts"] = date_number(article.published_at)
+    return keys
+
+
 def _article_metadata(article: Article) -> dict[str, Any]:
-    meta: dict[str, Any] = {"title": article.title}
+    meta: dict[str, Any] = {"title": article.title, **_filter_keys(article)}
     if article.url:
         meta["url"] = article.url
-    if article.source:
-        meta["source"] = article.source
     if article.published_at:
         meta["published_at"] = article.published_at
-        meta["published_ts"] = date_number(article.published_at)
     return meta
 
 
-def _info(article_id: str, meta: dict[str, Any]) -> ArticleInfo:
+def _info(article_id: str, meta: dict[str, Any] | None) -> ArticleInfo | None:
+    if not meta or "content_hash" not in meta:
+        return None
     return ArticleInfo(
-        id=article_id, title=meta["title"], url=meta.get("url"), source=meta.get("source"),
+        id=article_id, title=meta.get("title", ""), url=meta.get("url"), source=meta.get("source"),
         published_at=meta.get("published_at"), content_hash=meta["content_hash"],
-        n_chunks=meta["n_chunks"],
+        n_chunks=meta.get("n_chunks", 0),
     )
 
 

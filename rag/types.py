@@ -58,7 +58,9 @@ class ArticleInfo(_Frozen):
     n_chunks: int
 
 
-class RetrievedChunk(_Frozen):
+class StoredChunk(_Frozen):
+    """A chunk as the store holds it, with its article's title, date and source."""
+
     chunk_id: str
     article_id: str
     index: int
@@ -68,8 +70,13 @@ class RetrievedChunk(_Frozen):
     title: str
     published_at: str | None = None
     source: str | None = None
-    score: float
     starts_paragraph: bool = True
+
+
+class RetrievedChunk(StoredChunk):
+    """A stored chunk as a search scored it."""
+
+    score: float
     # how retrieval ranked it (None: not ranked by that side); see `rag search --explain`
     dense_rank: int | None = None
     lexical_rank: int | None = None

@@ -143,6 +143,12 @@ def test_a_request_with_no_good_article_is_a_422(fresh, body):
     assert response.status_code == 422 and response.json()["detail"]
 
 
+def test_an_over_long_field_is_a_422_naming_it(fresh):
+    """Issue 16's recipe: a 100 KB title (it used to be copied into every chunk: x963 on disk)."""
+    response = fresh.post("/v1/articles", json={"id": "big", "title": "T" * 100_000, "text": "Some news."})
+    assert response.status_code == 422 and "'title'" in response.json()["detail"]
+
+
 def test_too_many_articles_in_one_request_is_a_413(embedded_pipeline):
     settings = embedded_pipeline.settings.model_copy(update={"api_max_batch": 2})
     client = TestClient(create_app(embedded_pipeline, settings))

@@ -46,8 +46,8 @@ def assert_exact(settings: Settings, minilm, items) -> None:  # type: ignore[no-
     stored = pipeline.store.all_chunk_ids()
     assert stored == expected_chunk_ids(settings, minilm, items)  # no duplicates, no stale chunks
     assert pipeline.store.count_chunks() == len(stored)
-    pipeline.retriever.sync()
-    assert pipeline.retriever.index.ids() == stored  # the lexical index matches the vectors
+    pipeline.index.sync()
+    assert pipeline.index.lexical.ids() == stored  # the lexical index matches the vectors
 
 
 def run_until_killed(command: list[str], env: dict[str, str], after: float, kill) -> subprocess.Popen:  # type: ignore[no-untyped-def,type-arg]

@@ -20,8 +20,8 @@ TRAM = Article(id="tram", title="Tram line", text="Kazan opened a tram line buil
 
 
 def lexical_ids(pipeline: Pipeline) -> set[str]:
-    pipeline.retriever.sync()
-    return pipeline.retriever.index.ids()
+    pipeline.index.sync()
+    return pipeline.index.lexical.ids()
 
 
 def lexical(pipeline: Pipeline, query: str, filters: Filters = Filters()) -> list[str]:
@@ -53,9 +53,10 @@ def test_writes_the_index_missed_are_picked_up(pipeline, embedder):
     pipeline.ingest([MILK])
     chunks = pipeline.chunk(TRAM, TRAM.content_hash)
     pipeline.store.write_articles([(TRAM, TRAM.content_hash, chunks)], embedder.embed([c.text for c in chunks]))
+    pipeline.index.sync()  # what the follower does within RAG_SYNC_STALENESS_S
     assert set(lexical(pipeline, "Zorblat")) == {"omsk", "tram"}
-    pipeline.retriever.index.path.unlink()
-    pipeline.retriever.index.close()
+    pipeline.index.lexical.path.unlink()
+    pipeline.index.lexical.close()
     fresh = Pipeline(pipeline.settings, embedder=embedder)
     assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"}
 
@@ -63,8 +64,10 @@ def test_writes_the_index_missed_are_picked_up(pipeline, embedder):
 def test_two_hosts_on_one_chroma_server_see_each_others_writes(chroma_url, tmp_path, embedder):
     settings = Settings(chroma_url=chroma_url, collection_prefix="hosts", data_dir=tmp_path / "a")
     host_a = Pipeline(settings, embedder=embedder)
-    host_b = Pipeline(settings.model_copy(update={"data_dir": tmp_path / "b"}), embedder=embedder)
-    assert host_a.retriever.index.path != host_b.retriever.index.path
+    # b reads the change feed before every search (staleness 0), as a follower thread would each second
+    host_b = Pipeline(settings.model_copy(update={"data_dir": tmp_path / "b", "sync_staleness_s": 0.0}),
+                      embedder=embedder)
+    assert host_a.index.lexical.path != host_b.index.lexical.path
     lexical(host_b, "Zorblat")  # b has synced (to an empty store) before a writes
     host_a.ingest([MILK])
     assert lexical(host_b, "Zorblat") == ["omsk"]

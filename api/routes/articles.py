@@ -82,14 +82,14 @@ def _label(record: Any, where: str) -> str:
 @router.get("/v1/articles", response_model=ArticleList, summary="Articles, paged")
 def list_articles(pipeline: PipelineDep, offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ArticleList:
-    return ArticleList(articles=pipeline.store.list_articles(offset, limit), offset=offset, limit=limit,
-                       total=pipeline.store.count_articles())
+    return ArticleList(articles=pipeline.list_articles(offset, limit), offset=offset, limit=limit,
+                       total=pipeline.count_articles())
 
 
 @router.get("/v1/articles/{article_id:path}", response_model=ArticleOut, summary="An article: metadata and text",
             responses={404: {"description": "no article with that id"}})
 def get_article(article_id: ArticleId, pipeline: PipelineDep) -> ArticleOut:
-    found = pipeline.store.get_article(article_id)
+    found = pipeline.get_article(article_id)
     if found is None:
         raise HTTPException(404, f"no article with id {article_id!r}")
     info, text = found

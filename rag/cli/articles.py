@@ -17,7 +17,7 @@ def list_articles(offset: int, limit: int) -> None:
     """One line per article: id, date, chunks, title."""
     pipeline = get_pipeline()
     with user_errors():
-        infos = pipeline.store.list_articles(offset, limit)
+        infos = pipeline.list_articles(offset, limit)
     for info in infos:
         say(f"{info.id}\t{info.published_at or '-'}\t{info.n_chunks} chunks\t{info.title}")
 
@@ -28,7 +28,7 @@ def show_article(article_id: str) -> None:
     """Print an article's metadata and text."""
     pipeline = get_pipeline()
     with user_errors():
-        found = pipeline.store.get_article(article_id)
+        found = pipeline.get_article(article_id)
     if found is None:
         raise click.ClickException(f"no article with id {article_id!r} (see `rag articles list`)")
     info, text = found

@@ -74,7 +74,7 @@ class Chat:
             return
         scores = {r.chunk_id: r.score for r in self.last.retrieved}
         with user_errors():
-            chunks = self.pipeline.store.get_chunks(list(scores))
+            chunks = self.pipeline.get_chunks(list(scores))
         for rank, c in enumerate(chunks, start=1):
             preview = " ".join(c.text.split())[:200]
             date = f", {c.published_at}" if c.published_at else ""

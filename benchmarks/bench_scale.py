@@ -1,0 +1,263 @@
+"""Replicas under a stream of news (issue 17): one `chroma run` server filled with N chunks, one
+writer adding an article every 1-2 s, one reader replica searching back to back.
+
+Records, into results/scale.json (benchmarks/report.py puts them in RESULTS.md):
+- a new replica's cold start: its BM25 load time and peak RSS, next to a warm replica's RSS;
+- reader latency (p50/p95/p99/max) and throughput, idle and under the writes;
+- the follower's poll time when another process wrote (what a search used to wait for);
+- write -> visible on the reader replica (lexically), per article.
+
+Vectors are synthetic (random unit vectors; the model's cost is bench_ingest's), the texts are
+benchmarks/corpus.py's articles, questions are embedded by the real model. Searches go through
+the index layer (ChunkIndex.search) with the question's vector given, so the numbers are the
+store's and the index's, not the model's.
+
+Run: .venv/bin/python -m benchmarks.bench_scale --chunks 100000 [--seconds 30]   (1M: --chunks 1000000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import RESULTS, pct, write
+from benchmarks.corpus import articles, questions, sentence_bank
+from rag.config import Settings
+from rag.embedding import LocalMiniLM
+from rag.pipeline import Pipeline
+
+DIM = 384
+
+
+def unit_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
+    v = rng.standard_normal((n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+class Synthetic:
+    """The local model's tokenizer (chunking is real) with random vectors."""
+
+    def __init__(self, model: LocalMiniLM) -> None:
+        self.model = model
+        self.name = model.name
+        self.max_tokens = model.max_tokens
+        self.rng = np.random.default_rng(5)
+
+    def count_tokens(self, texts):  # type: ignore[no-untyped-def]
+        return self.model.count_tokens(texts)
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        return unit_vectors(len(texts), self.rng)
+
+
+def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    log = open(path / "server.log", "ab")
+    proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("chroma run did not start")
+
+
+def settings(url: str, prefix: str, data_dir: Path) -> Settings:
+    return Settings(chroma_url=url, collection_prefix=prefix, data_dir=data_dir)
+
+
+def fill(pipeline: Pipeline, size: int, bank: list[str]) -> int:
+    group, count, started = [], 0, time.monotonic()
+    for article in articles(bank):
+        chunks = pipeline.chunk(article, article.content_hash)
+        group.append((article, article.content_hash, chunks))
+        count += len(chunks)
+        if sum(len(g[2]) for g in group) >= 2000 or count >= size:
+            pipeline.index.write(group, pipeline.embedder.embed([c.text for _, _, cs in group for c in cs]))
+            group = []
+            print(f"  filled {count} chunks ({time.monotonic() - started:.0f} s)", flush=True)
+        if count >= size:
+            return count
+    raise AssertionError("unreachable")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reader(args: argparse.Namespace) -> None:
+    """A replica process: cold start (or warm open), idle searches, then searches under writes."""
+    model = LocalMiniLM()
+    pipeline = Pipeline(settings(args.url, args.prefix, Path(args.data_dir)), embedder=Synthetic(model))
+    asked = questions(sentence_bank(), 200)
+    vectors = model.embed(asked)
+    out: dict[str, object] = {"rss_before_mb": round(rss_mb(), 1)}
+    started = time.monotonic()
+    pipeline.index.sync()
+    out["open_s"] = round(time.monotonic() - started, 2)
+    out["load_s"] = pipeline.index.stats.load_s
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    pipeline.index.start_background()
+
+    def run(seconds: float) -> dict[str, float]:
+        times: list[float] = []
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            q = i % len(asked)
+            t0 = time.perf_counter()
+            pipeline.index.search(asked[q], vectors[q], 8)
+            times.append(time.perf_counter() - t0)
+            i += 1
+        ms = [t * 1000 for t in times]
+        return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99), "max_ms": round(max(ms), 1),
+                "qps": round(len(ms) / seconds, 1), "n": len(ms)}
+
+    run(3)  # warm
+    out["idle"] = run(args.seconds)
+    out["rss_warm_mb"] = round(rss_mb(), 1)
+    if args.warm_only:
+        print(json.dumps(out), flush=True)
+        return
+    print("WRITES", flush=True)
+    seen: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:  # write -> lexically visible here, from the writer's seq (same clock)
+        newest = time.time()
+        while not stop.is_set():
+            with pipeline.index.lexical._lock:
+                rows = pipeline.index.lexical.conn.execute(
+                    "SELECT seq FROM articles WHERE seq > ? AND deleted = 0", (newest,)).fetchall()
+            now = time.time()
+            for (seq,) in rows:
+                seen.append(now - seq)
+                newest = max(newest, seq)
+            time.sleep(0.01)
+
+    polls: list[float] = []
+    applied_before = pipeline.index.stats.applied
+
+    def sample_polls() -> None:
+        last = pipeline.index.stats.polls
+        while not stop.is_set():
+            s = pipeline.index.stats
+            if s.polls != last:
+                polls.append(s.last_poll_s)
+                last = s.polls
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=sample_polls, daemon=True)]
+    for t in threads:
+        t.start()
+    out["writes"] = run(args.seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    out["visible_s"] = {"p50": pct(seen, 50), "max": round(max(seen), 3), "n": len(seen)} if seen else {}
+    ms = [p * 1000 for p in polls]
+    out["follower_poll_ms"] = {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": round(max(ms), 1),
+                               "n": len(ms)} if ms else {}
+    out["applied"] = pipeline.index.stats.applied - applied_before
+    out["rss_end_mb"] = round(rss_mb(), 1)
+    print(json.dumps(out), flush=True)
+
+
+def writer_loop(pipeline: Pipeline, bank: list[str], stop: threading.Event, log: list[float]) -> None:
+    rng = random.Random(17)
+    stream = articles(bank, seed=99)
+    while not stop.is_set():
+        article = next(stream)
+        article = article.model_copy(update={"id": f"live-{time.monotonic_ns()}"})
+        chunks = pipeline.chunk(article, article.content_hash)
+        t0 = time.perf_counter()
+        vectors = pipeline.embedder.embed([c.text for c in chunks])
+        pipeline.index.write([(article, article.content_hash, chunks)], vectors)
+        log.append(time.perf_counter() - t0)
+        stop.wait(rng.uniform(1.0, 2.0))
+
+
+def spawn_reader(url: str, prefix: str, data_dir: Path, seconds: float, warm_only: bool = False):  # type: ignore[no-untyped-def]
+    cmd = [sys.executable, "-m", "benchmarks.bench_scale", "--role", "reader", "--url", url, "--prefix", prefix,
+           "--data-dir", str(data_dir), "--seconds", str(seconds)] + (["--warm-only"] if warm_only else [])
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--role", default="main")
+    parser.add_argument("--url")
+    parser.add_argument("--prefix")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--warm-only", action="store_true")
+    args = parser.parse_args()
+    if args.role == "reader":
+        reader(args)
+        return
+    model = LocalMiniLM()
+    bank = sentence_bank()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        server, url = start_chroma(root)
+        try:
+            prefix = "scale"
+            writer = Pipeline(settings(url, prefix, root / "writer"), embedder=Synthetic(model))
+            started = time.monotonic()
+            chunks = fill(writer, args.chunks, bank)
+            fill_s = time.monotonic() - started
+            print(f"filled {chunks} chunks in {fill_s:.0f} s; starting a cold reader replica", flush=True)
+            proc = spawn_reader(url, prefix, root / "reader", args.seconds)
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert line.strip() == "WRITES", line
+            stop, write_s = threading.Event(), []
+            thread = threading.Thread(target=writer_loop, args=(writer, bank, stop, write_s))
+            thread.start()
+            cold = json.loads(proc.stdout.readline())
+            proc.wait()
+            stop.set()
+            thread.join()
+            print("a warm replica (its index file already loaded)", flush=True)
+            warm_proc = spawn_reader(url, prefix, root / "reader", 10, warm_only=True)
+            assert warm_proc.stdout is not None
+            warm = json.loads(warm_proc.stdout.readline())
+            warm_proc.wait()
+        finally:
+            server.terminate()
+            server.wait()
+    row = {"chunks": chunks, "fill_s": round(fill_s, 1), "seconds": args.seconds, "reader": cold,
+           "warm_replica": warm, "writes": len(write_s),
+           "write_ms": {"p50": pct([w * 1000 for w in write_s], 50)} if write_s else {}}
+    print(json.dumps(row, indent=2))
+    previous = RESULTS / "scale.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results[str(chunks // 1000 * 1000)] = row
+    write("scale", results)
+
+
+if __name__ == "__main__":
+    main()

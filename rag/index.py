@@ -1,0 +1,304 @@
+"""ChunkIndex: the one door to storage. It owns both halves, the Chroma collections (rag/store.py,
+the truth, shared by every host) and the BM25 index (rag/lexical.py, a per-replica cache), and
+offers write, delete, search, get and list. The pipeline, and through it the CLI, the API, the
+eval and the benchmarks, touch storage only here.
+
+The invariant, after every write and delete has returned (docs/design.md, "Index layer"):
+an article record with hash H and n_chunks N  <=>  exactly N chunks of that article in Chroma,
+all carrying H  <=>  (on every replica, within the staleness bound) exactly those N rows in BM25.
+Writes to one article are serialised by its lease in Chroma (any process, any host), so two
+writers never interleave; each replica applies changes by per-article `seq`, newest wins.
+
+How a replica keeps up (no full diff, nothing on the search path):
+- Its own writes go to its BM25 index at once, still under the lease.
+- Other writers' changes arrive through the change feed: every `sync_staleness_s` (default 1 s)
+  it reads the feed's entries from its position minus `sync_skew_s` (the clock skew tolerated
+  between writer hosts), skips those it holds at that seq already, and re-reads the rest from
+  the store (record and chunks, checked against each other). In a server (`start_background`)
+  a thread does this; a one-shot process (CLI) does it before a search when it is due.
+- A new replica loads everything first, paging by article in large batches, in one SQLite
+  transaction; until then searches are dense only and /readyz says so.
+- Every `full_check_s` (default hourly) it compares its article list with the store's, repairs
+  any drift and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rag.lexical import LexicalIndex
+from rag.retrieval import RetrievalParams, Retriever
+from rag.store import ArticleState, ChunkStore
+from rag.types import Article, ArticleInfo, Chunk, Filters, RetrievedChunk, StoredChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger("rag.index")
+_FEED_BATCH = 200  # articles re-read from the store per request when applying the feed
+
+
+@dataclass
+class SyncStats:
+    """What the replica's follower did, for /readyz, the benchmarks and the tests."""
+
+    polls: int = 0
+    applied: int = 0
+    last_poll_s: float = 0.0  # duration of the last poll
+    last_poll_at: float = 0.0  # time.monotonic() of the last poll
+    load_s: float | None = None  # how long the cold load took
+    full_checks: int = 0
+    last_drift: int = 0
+    drift_ids: list[str] = field(default_factory=list)
+
+
+class ChunkIndex:
+    def __init__(self, store: ChunkStore, lexical: LexicalIndex, params: RetrievalParams,
+                 staleness_s: float = 1.0, skew_s: float = 30.0, full_check_s: float = 3600.0) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.staleness_s = staleness_s
+        self.skew_s = skew_s
+        self.full_check_s = full_check_s
+        self.retriever = Retriever(store, lexical, params, lexical_ready=self.lexical_ready)
+        self.stats = SyncStats()
+        self._ready = False
+        self._loading = False
+        self._follow_lock = threading.Lock()  # one follower at a time in this process (single flight)
+        self._background: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_full = time.monotonic()
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get_article(self, article_id: str) -> tuple[ArticleInfo, str] | None:
+        return self.store.get_article(article_id)
+
+    def list_articles(self, offset: int = 0, limit: int = 100) -> list[ArticleInfo]:
+        return self.store.list_articles(offset, limit)
+
+    def count_articles(self) -> int:
+        return self.store.count_articles()
+
+    def count_chunks(self) -> int:
+        return self.store.count_chunks()
+
+    def article_infos(self, ids: Sequence[str]) -> dict[str, ArticleInfo]:
+        """Records; one whose chunks are not all stored has an empty hash (never "unchanged")."""
+        return self.store.article_infos(ids, verify=True)
+
+    def article_chunks(self, article_id: str) -> list[StoredChunk]:
+        return self.store.article_chunks(article_id)
+
+    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+        return self.store.get_chunks(ids)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def write(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray) -> None:
+        """Write articles with their chunks and vectors, each under its lease; this replica's BM25
+        index follows before the leases are let go, so its order is the store's."""
+        with self.store.lease([a.id for a, _, _ in items]):
+            seqs = self.store.write_articles(items, vectors)
+            if not self.lexical_ready():
+                return  # the load under way, or the next one, reads it from the store
+            states, at = [], 0
+            for (article, digest, chunks), seq in zip(items, seqs, strict=True):
+                rows = vectors[at: at + len(chunks)]
+                at += len(chunks)
+                info = ArticleInfo(id=article.id, title=article.title, url=article.url, source=article.source,
+                                   published_at=article.published_at, content_hash=digest, n_chunks=len(chunks))
+                states.append(ArticleState(article.id, seq, info, _published_ts(article), tuple(
+                    (_stored(article, c), v) for c, v in zip(chunks, rows, strict=True))))
+            self.lexical.apply(states)
+
+    def delete(self, article_id: str) -> bool:
+        with self.store.lease([article_id]):
+            existed, seq = self.store.delete_article(article_id)
+            if self.lexical_ready():
+                self.lexical.apply([ArticleState(article_id, seq, None)])
+        return existed
+
+    # --- search -----------------------------------------------------------------------------
+
+    def search(self, question: str, vector: np.ndarray, k: int, filters: Filters = Filters(),
+               params: RetrievalParams | None = None) -> list[RetrievedChunk]:
+        if self._background is None:
+            self.follow_if_due()
+        return self.retriever.retrieve(question, vector, k, filters, params)
+
+    def lexical_ready(self) -> bool:
+        # While this process loads, the file is locked for the load: say "not yet" without asking it.
+        if not self._ready and not self._loading:
+            self._ready = self.lexical.loaded()
+        return self._ready
+
+    # --- following the store ----------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Catch up now: load when never loaded, then apply every change past the position."""
+        if not self.lexical_ready():
+            self.load()
+        return self.follow(wait=True)
+
+    def follow_if_due(self) -> None:
+        """In a process without a follower thread: load, or read the feed when it is due."""
+        if not self.lexical_ready():
+            self.load()
+        elif time.monotonic() - self.stats.last_poll_at >= self.staleness_s:
+            self.follow()
+
+    def follow(self, wait: bool = False) -> int:
+        """Apply the changes past this replica's position. Single flight: when another thread is
+        at it, return at once (or wait for it with `wait`). Returns how many articles changed."""
+        if not self._follow_lock.acquire(blocking=wait):
+            return 0
+        try:
+            return self._follow()
+        finally:
+            self._follow_lock.release()
+
+    def _follow(self) -> int:
+        started = time.monotonic()
+        position = float(self.lexical.get_state("position") or 0.0)
+        changes = self.store.changes_since(position - self.skew_s)
+        held = self.lexical.seqs([c.article_id for c in changes])
+        todo = [c for c in changes if held.get(c.article_id, -1.0) < c.seq]
+        applied = 0
+        for lo in range(0, len(todo), _FEED_BATCH):
+            states = self.store.states([c.article_id for c in todo[lo: lo + _FEED_BATCH]])
+            applied += self.lexical.apply(states)
+        newest = max((c.seq for c in changes), default=position)
+        if newest > position:
+            self.lexical.set_state("position", repr(newest))
+        self.stats.polls += 1
+        self.stats.applied += applied
+        self.stats.last_poll_at = time.monotonic()
+        self.stats.last_poll_s = self.stats.last_poll_at - started
+        return applied
+
+    def load(self) -> None:
+        """A new replica's first fill: every article with its chunks and vectors, paged by article
+        (no offset paging over the chunks), into one SQLite transaction."""
+        with self._follow_lock:
+            if self.lexical.loaded():
+                self._ready = True
+                return
+            started = time.monotonic()
+            position = time.time()  # the feed is read again from here (minus the skew) after the load
+            self._loading = True
+            try:
+                n = self.lexical.bulk_load(self._pages(), position)
+            finally:
+                self._loading = False
+            self._ready = True
+            self.stats.load_s = time.monotonic() - started
+            log.info("lexical index loaded: %d chunks in %.1f s", n, self.stats.load_s)
+            self._follow()
+
+    def _pages(self) -> Iterator[list[ArticleState]]:
+        """The store's articles with their chunks, the next batch fetched while this one is indexed."""
+        def batches() -> Iterator[dict[str, tuple[ArticleInfo, float, int | None]]]:
+            for page in self.store.article_pages():
+                records = {info.id: (info, seq, ts) for info, seq, ts in page}
+                ids = list(records)
+                for lo in range(0, len(ids), _FEED_BATCH * 2):
+                    yield {i: records[i] for i in ids[lo: lo + _FEED_BATCH * 2]}
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
+            pending = None
+            for records in batches():
+                future = pool.submit(self.store.states, list(records), True, records)
+                if pending is not None:
+                    yield pending.result()
+                pending = future
+            if pending is not None:
+                yield pending.result()
+
+    def full_check(self) -> int:
+        """Compare this replica's articles with the store's; repair and report any drift."""
+        with self._follow_lock:
+            held = self.lexical.live()
+            stored: dict[str, tuple[float, str]] = {}
+            for page in self.store.article_pages():
+                stored.update({info.id: (seq, info.content_hash) for info, seq, _ in page})
+            drift = sorted({i for i in stored if held.get(i, (None, None))[1] != stored[i][1]}
+                           | (held.keys() - stored.keys()))
+            for lo in range(0, len(drift), _FEED_BATCH):
+                self.lexical.apply(self.store.states(drift[lo: lo + _FEED_BATCH]), force=True)
+            self.stats.full_checks += 1
+            self.stats.last_drift = len(drift)
+            self.stats.drift_ids = drift[:20]
+            self._last_full = time.monotonic()
+        if drift:
+            log.warning("full check: %d articles had drifted from the store (repaired): %s", len(drift), drift[:5])
+        return len(drift)
+
+    def start_background(self) -> None:
+        """Follow the store from a thread (servers): searches then never wait on the store's feed."""
+        if self._background is not None:
+            return
+        self._stop.clear()
+        self._background = threading.Thread(target=self._run, name="rag-index-follower", daemon=True)
+        self._background.start()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not self.lexical_ready() and time.monotonic() < deadline and self._background is not None:
+            time.sleep(0.05)
+        return self.lexical_ready()
+
+    def stop_background(self) -> None:
+        self._stop.set()
+        if self._background is not None:
+            self._background.join(timeout=10)
+            self._background = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.lexical_ready():
+                    self.load()
+                elif time.monotonic() - self._last_full >= self.full_check_s:
+                    self.full_check()
+                else:
+                    self.follow()
+            except Exception as exc:  # a store hiccup: log, try again on the next tick
+                log.warning("index follower: %s: %s", type(exc).__name__, exc)
+            self._stop.wait(self.staleness_s)
+
+    def status(self) -> str:
+        if not self.lexical_ready():
+            return "loading (searching dense only until the BM25 index is ready)"
+        drift = f", last full check repaired {self.stats.last_drift}" if self.stats.last_drift else ""
+        return f"ok{drift}"
+
+    # --- the invariant ----------------------------------------------------------------------
+
+    def consistency(self, article_id: str) -> dict[str, Any]:
+        """Record, chunks and BM25 rows of one article, counted (tests and operators)."""
+        found = self.store.article_infos([article_id], verify=True).get(article_id)
+        chunks = len(self.store.chunk_ids(article_id))
+        rows = self.lexical.article_rows(article_id)
+        n = found.n_chunks if found else 0
+        return {"record": found is not None, "n_chunks": n, "chunks": chunks, "bm25_rows": rows,
+                "ok": (found is None and chunks == 0 and rows == 0)
+                or (found is not None and found.content_hash != "" and chunks == n and rows == n)}
+
+
+def _published_ts(article: Article) -> int | None:
+    from rag.store import date_number
+
+    return date_number(article.published_at) if article.published_at else None
+
+
+def _stored(article: Article, chunk: Chunk) -> StoredChunk:
+    return StoredChunk(chunk_id=chunk.id, article_id=article.id, index=chunk.index, start=chunk.start,
+                       end=chunk.end, text=chunk.text, title=article.title, published_at=article.published_at,
+                       source=article.source, starts_paragraph=chunk.starts_paragraph)
