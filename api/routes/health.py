@@ -29,7 +29,10 @@ def readyz(pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
     except Exception as exc:
         checks["store"] = data_dir_problem(settings) or f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
     # Not a failure: a new replica answers from the dense side while its BM25 index loads.
-    checks["lexical"] = pipeline.index_status()
+    try:
+        checks["lexical"] = pipeline.index_status()
+    except Exception as exc:
+        checks["lexical"] = data_dir_problem(settings) or f"failed: {type(exc).__name__}: {str(exc)[:200]}"
     if settings.llm_model:
         try:
             checks["llm"] = "ok" if pipeline.llm.ping() else "unreachable"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from rag.errors import RagError
+from rag.errors import RagError, StoreUnavailable
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -50,6 +50,8 @@ def user_errors() -> Iterator[None]:
     """Domain errors become one clear line and exit status 1, never a traceback."""
     try:
         yield
+    except StoreUnavailable as exc:
+        raise click.ClickException(_store_down(exc)) from None
     except RagError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
@@ -57,9 +59,12 @@ def user_errors() -> Iterator[None]:
 
         if not is_connection_error(exc):
             raise
-        raise click.ClickException(
-            f"the Chroma server stopped answering ({type(exc).__name__}: {str(exc)[:200]}); start it again and "
-            "re-run the command: what was written is kept and unchanged articles are skipped") from None
+        raise click.ClickException(_store_down(exc)) from None
+
+
+def _store_down(exc: BaseException) -> str:
+    return (f"the Chroma server stopped answering ({str(exc)[:200]}); start it again and re-run the command: "
+            "what was written is kept and unchanged articles are skipped")
 
 
 def date_option(name: str, help_text: str) -> Callable[[F], F]:
