@@ -287,7 +287,7 @@ class Pipeline:
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
-                          citations=[], retrieved=retrieved)
+                          citations=[], retrieved=retrieved, notice=f"Refused: {result.reason}.")
         citations = [
             Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
                      published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
