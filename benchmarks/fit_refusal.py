@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering import evidence
-from rag.answering.extractive import Params, extract
+from rag.answering.extractive import Params
 from rag.config import Settings
 from rag.evals.dataset import load_dataset
 from rag.evals.metrics import RANK_DEPTH, fact_recall
@@ -50,6 +50,7 @@ class Row:
     x: np.ndarray | None  # signals; None: refused before any evidence was weighed
     recall: float | None  # answer recall when answered (None: not measurable)
     wanted: str | None
+    hand: bool = False    # the hand-set rule refuses it when it has no date
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,12 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / ".rag-fit")
     ap.add_argument("--no-as-of", action="store_true", help="retrieve without the as_of cut-off")
     ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--synthetic-weight", type=float, default=5.0,
+                    help="weight of a synthetic question against a real-news one (they are few)")
     args = ap.parse_args(argv)
     if not (args.news / "dataset.jsonl").exists():
         print(f"skipped: no real-news dev data at {args.news}")
         return 0
+    global SYNTHETIC_WEIGHT
+    SYNTHETIC_WEIGHT = args.synthetic_weight
     rows = collect(args)
-    report(rows, args.l2)
+    if not args.no_as_of:
+        report(rows, args.l2, dated=True)
+    report(rows, args.l2, dated=False)
     return 0
 
 
@@ -99,26 +106,28 @@ def collect(args: argparse.Namespace) -> list[Row]:
                 found = pipeline.retrieve(q.question, max(settings.top_k, RANK_DEPTH), Filters(until=until))
                 cached[q.id] = [c.model_dump() for c in found]
             cache_file.write_text(json.dumps(cached), encoding="utf-8")
-        loose = Params(min_evidence=0.0)
+        pipeline.params = Params(min_evidence=0.0)  # never refused by the model: every answer is measured
         for q in dataset.questions:
             chunks = [RetrievedChunk(**c) for c in cached[q.id]][: settings.top_k]
-            result = extract(q.question, chunks, loose, pipeline.store.article_chunks)
+            result = pipeline.extract(q.question, chunks, None if args.no_as_of else as_of.get(q.id))
             answer = " ".join(s.text for s in result.sentences)
             x = np.array(result.assessment.signals.vector()) if result.assessment else None
             rows.append(Row(name, (as_of.get(q.id) or "")[:4], q.id, q.answerable,
                             q.id in literal_ids if name == "news" else bool(q.answers),
-                            x, fact_recall(q, answer) if not result.refused else None, result.wanted))
+                            x, fact_recall(q, answer) if not result.refused else None, result.wanted,
+                            bool(result.assessment and result.assessment.hand_rule)))
     return rows
 
 
 # --- the model -----------------------------------------------------------------------------------
 
-def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
     """L2-regularised logistic regression on standardised features (Newton steps), classes weighted
     to equal total weight; returned on the raw scale: (intercept, coefficients)."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
-    w_class = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    positive = (weight * y).sum() / weight.sum()
+    w_class = weight * np.where(y == 1, 0.5 / positive, 0.5 / (1 - positive)) * len(y) / weight.sum()
     beta = np.zeros(z.shape[1])
     reg = np.eye(z.shape[1]) * l2
     reg[0, 0] = 0.0
@@ -135,15 +144,20 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
 
 
 def predict(rows: list[Row], intercept: float, coef: np.ndarray) -> np.ndarray:
-    return np.array([0.0 if r.x is None else 1 / (1 + np.exp(-(intercept + r.x @ coef))) for r in rows])
+    """P(answerable); 0 for a question refused before the model (no signals, or the hand rule)."""
+    return np.array([0.0 if r.x is None or r.hand else 1 / (1 + np.exp(-(intercept + r.x @ coef))) for r in rows])
 
 
-def training(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
+SYNTHETIC_WEIGHT = 5.0
+
+
+def training(rows: list[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     usable = [r for r in rows if r.x is not None]
-    return np.array([r.x for r in usable]), np.array([float(r.answerable) for r in usable])
+    return (np.array([r.x for r in usable]), np.array([float(r.answerable) for r in usable]),
+            np.array([1.0 if r.set.startswith("news") else SYNTHETIC_WEIGHT for r in usable]))
 
 
-THRESHOLDS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 def measures(rows: list[Row], p: np.ndarray, t: float) -> dict[str, float | None]:
@@ -185,7 +199,25 @@ def auc(rows: list[Row], p: np.ndarray) -> float:
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
-def report(rows: list[Row], l2: float) -> None:
+def undated(rows: list[Row]) -> list[Row]:
+    """The rows as a question without a date sees them: no staleness signal."""
+    stale = evidence.FEATURES.index("stale")
+    out = []
+    for r in rows:
+        x = None if r.x is None else r.x.copy()
+        if x is not None:
+            x[stale] = 0.0
+        out.append(Row(r.set, r.year, r.id, r.answerable, r.literal, x, r.recall, r.wanted, r.hand))
+    return out
+
+
+def report(rows: list[Row], l2: float, dated: bool) -> None:
+    if not dated:
+        rows = undated(rows)
+    else:  # the hand-set rule applies only without a date
+        rows = [Row(r.set, r.year, r.id, r.answerable, r.literal, r.x, r.recall, r.wanted) for r in rows]
+    name = "DATED" if dated else "UNDATED"
+    print(f"\n## {name}: questions {'with' if dated else 'without'} a known date (as_of)")
     synthetic = [r for r in rows if r.set in ("seed", "corpus", "lexical")]
     years = sorted({r.year for r in rows if r.set.startswith("news") and r.year in ("2022", "2024")})
     print("features:", ", ".join(evidence.FEATURES))
@@ -203,18 +235,20 @@ def report(rows: list[Row], l2: float) -> None:
     news = [r for r in rows if r.set == "news"]
     ref = [r for r in rows if r.set == "news-refusal"]
     groups = {"news": (news, predict(news, intercept, coef)), "refusal": (ref, predict(ref, intercept, coef))}
-    for name in ("seed", "corpus", "lexical"):
-        part = [r for r in synthetic if r.set == name]
-        groups[name] = (part, predict(part, intercept, coef))
+    for part_name in ("seed", "corpus", "lexical"):
+        part = [r for r in synthetic if r.set == part_name]
+        groups[part_name] = (part, predict(part, intercept, coef))
     table("Fitted on everything (in-sample):", groups)
     print("\nFor rag/answering/evidence.py:")
-    print(f"INTERCEPT = {intercept:.3f}")
-    print("COEFFICIENTS = (" + ", ".join(f"{c:.3f}" for c in coef) + ")")
-    current = predict(rows, evidence.INTERCEPT, np.array(evidence.COEFFICIENTS))
+    print(f"{name} = ({intercept:.3f}, (" + ", ".join(f"{c:.3f}" for c in coef) + "))")
+    shipped_intercept, shipped, chosen = getattr(evidence, name)
+    print(f"(shipped threshold: {chosen})")
+    current = predict(rows, shipped_intercept, np.array(shipped))
     table("The shipped coefficients, all data:", {
         "news": (news, current[[r.set == "news" for r in rows]]),
         "refusal": (ref, current[[r.set == "news-refusal" for r in rows]]),
-        "synthetic": (synthetic, current[[r.set in ("seed", "corpus", "lexical") for r in rows]]),
+        **{part: ([r for r in rows if r.set == part], current[[r.set == part for r in rows]])
+           for part in ("seed", "corpus", "lexical")},
     })
 
 

@@ -282,8 +282,15 @@ class Pipeline:
             raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
         return found.chunk_id
 
-    def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params, self.store.article_chunks)
+    def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None):  # type: ignore[no-untyped-def]
+        """The extractive answer's sentences, or its refusal and the reason (benchmarks/fit_refusal.py
+        fits the refusal decision on exactly this). `as_of`: the day the question was asked, when
+        the asker said so (not a default today)."""
+        return extract(question, chunks, self.params, self.store.article_chunks, as_of)
+
+    def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
+                    as_of: str | None = None) -> Answer:
+        result = self.extract(question, chunks, as_of)
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,

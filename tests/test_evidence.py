@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answering.evidence import THRESHOLD, answer_type, assess, has_type
+from rag.answering.evidence import answer_type, assess, has_type
 from rag.answering.extractive import extract
 from rag.loaders import load_paths
 from rag.types import RetrievedChunk
@@ -48,7 +48,7 @@ def test_an_article_about_the_event_scores_higher_than_a_near_miss():
     assert off_topic.signals.names < 1.0 and off_topic.signals.numbers == 0.0
     assert on_topic.answers() and not off_topic.answers()
     assert "Ohio" in off_topic.missing_names
-    assert off_topic.reason("name").endswith(f"< {THRESHOLD})")
+    assert off_topic.reason("name").endswith(f"< {off_topic.threshold})")
 
 
 def test_refused_extracts_say_why_and_what_type_they_wanted():

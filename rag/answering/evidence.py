@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 
 from rag.terms import STOP_WORDS, content_terms, named_terms, stem, words
 from rag.types import RetrievedChunk
@@ -95,6 +96,7 @@ class Signals:
     names: float              # share of the question's names in the article (1 when it names none)
     numbers: float            # share of the question's numbers in the article (1 when it has none)
     answer_type: float        # the sentence holds a thing of the asked type (1 when no type is asked)
+    stale: float              # the article is more than a week older than the question (0 when its date is unknown)
 
     def vector(self) -> tuple[float, ...]:
         return tuple(asdict(self).values())
@@ -102,10 +104,19 @@ class Signals:
 
 FEATURES = tuple(Signals.__dataclass_fields__)
 
-# Fitted by `python -m evals.fit_refusal` (docs/design.md, "Refusals on real news (issue 13)").
-INTERCEPT = -6.0
-COEFFICIENTS = (0.0, 6.0, 0.0, 0.0, 3.0, 0.0, 1.5, 1.0, 1.0)
-THRESHOLD = 0.5  # refuse below this probability that the evidence answers the question
+# Fitted by `python -m benchmarks.fit_refusal` (docs/design.md, "Refusals on real news (issue 13)"):
+# (intercept, coefficients in FEATURES order, threshold). Two models: one for questions whose date is
+# known (`as_of`; news is asked about the week before it), one for questions without a date, where
+# the staleness signal says nothing.
+DATED = (-0.746, (4.965, 1.036, 0.997, 0.509, -3.271, 1.027, -0.056, -0.404, -1.103, -1.888), 0.3)
+UNDATED = (-3.165, (5.306, 1.392, 2.085, 1.073, -2.461, 0.856, 0.013, -0.186, -0.691, 0.0), 0.2)
+# Without a date, the hand-set rule of before also refuses (the synthetic sets' unanswerable
+# questions are ones the fitted signals do not separate): unless the candidate article is a strong
+# dense match, every name in the question must be in it and half the question's weighted terms.
+STRONG_DENSE = 0.5
+MIN_COVERAGE = 0.5
+MIN_DENSE = 0.2
+STALE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -113,17 +124,32 @@ class Assessment:
     signals: Signals
     probability: float
     missing_names: tuple[str, ...]
+    dated: bool = False  # judged by the model for questions with a known date
+    hand_rule: str | None = None  # undated: why the hand-set rule refuses
 
-    def answers(self, threshold: float = THRESHOLD) -> bool:
-        return self.probability >= threshold
+    @property
+    def threshold(self) -> float:
+        return (DATED if self.dated else UNDATED)[2]
+
+    def answers(self, threshold: float | None = None) -> bool:
+        """Whether to answer; with `threshold`, by the probability alone (for fitting)."""
+        if threshold is not None:
+            return self.probability >= threshold
+        return self.probability >= self.threshold and (self.dated or self.hand_rule is None)
 
     def reason(self, wanted: str | None) -> str:
         """Why the evidence falls short, in words: the signal that pulled the probability down most."""
         s = self.signals
-        pulls = {name: coef * (value - 1.0) for name, coef, value in zip(FEATURES, COEFFICIENTS, s.vector(),
+        coefficients = (DATED if self.dated else UNDATED)[1]
+        pulls = {name: coef * (value - 1.0) for name, coef, value in zip(FEATURES, coefficients, s.vector(),
                                                                           strict=True)}
+        pulls["stale"] = coefficients[-1] * s.stale
         weakest = min(pulls, key=lambda n: pulls[n])
-        if weakest == "names" and self.missing_names:
+        if self.hand_rule and self.probability >= self.threshold:
+            return self.hand_rule
+        if weakest == "stale":
+            why = f"the sources are more than {STALE_DAYS} days older than the question"
+        elif weakest == "names" and self.missing_names:
             why = f"the sources do not mention {', '.join(self.missing_names)}"
         elif weakest == "answer_type" and wanted:
             why = f"no {wanted} the question asks for in the sources"
@@ -137,7 +163,7 @@ class Assessment:
             why = "the sources share few of the question's words"
         else:
             why = "the sources do not say"
-        return f"{why} (evidence score {self.probability:.2f} < {THRESHOLD})"
+        return f"{why} (evidence score {self.probability:.2f} < {self.threshold})"
 
 
 def dense(chunk: RetrievedChunk) -> float:
@@ -159,8 +185,11 @@ _NUMBER = re.compile(r"\d[\d,.]*")
 
 
 def assess(question: str, chunks: Sequence[RetrievedChunk], article_id: str, sentence: str,
-           wanted: str | None = None) -> Assessment:
-    """How well `chunks` (as retrieved for `question`) answer it, quoting `sentence` from `article_id`."""
+           wanted: str | None = None, as_of: str | None = None) -> Assessment:
+    """How well `chunks` (as retrieved for `question`) answer it, quoting `sentence` from `article_id`.
+
+    `as_of` (YYYY-MM-DD) is the day the question was asked, when the asker said so (a dataset's
+    `as_of`, an explicit --as-of): not a default "today", which says nothing about what is asked."""
     q_terms = content_terms(question)
     weights = rarity(q_terms, [content_terms(c.text) for c in chunks])
     mine = [c for c in chunks if c.article_id == article_id]
@@ -184,13 +213,33 @@ def assess(question: str, chunks: Sequence[RetrievedChunk], article_id: str, sen
         names=1 - len(missing) / len(names) if names else 1.0,
         numbers=sum(n in lowered for n in numbers) / len(numbers) if numbers else 1.0,
         answer_type=float(has_type(sentence, wanted, asked)) if wanted else 1.0,
+        stale=_stale(as_of, [c.published_at for c in mine]),
     )
     # the names as the question writes them, for the reason
     missing_words = tuple(sorted({w for w in words(question) if stem(w) in missing and w[:1].isupper()}))
-    return Assessment(signals, probability(signals), missing_words)
+    intercept, coefficients, _ = DATED if as_of else UNDATED
+    hand_rule = None
+    if signals.top_dense < MIN_DENSE:
+        hand_rule = "nothing retrieved is close to the question"
+    elif signals.article_dense < STRONG_DENSE:
+        if missing_words:
+            hand_rule = f"the sources do not mention {', '.join(missing_words)}"
+        elif signals.coverage < MIN_COVERAGE:
+            hand_rule = "the sources do not say"
+    return Assessment(signals, probability(signals, intercept, coefficients), missing_words, bool(as_of), hand_rule)
 
 
-def probability(signals: Signals, intercept: float = INTERCEPT,
-                coefficients: Sequence[float] = COEFFICIENTS) -> float:
+def _stale(as_of: str | None, published: Sequence[str | None]) -> float:
+    dates = [p for p in published if p]
+    if not as_of or not dates:
+        return 0.0
+    try:
+        age = (date.fromisoformat(as_of[:10]) - date.fromisoformat(max(dates)[:10])).days
+    except ValueError:
+        return 0.0
+    return float(age > STALE_DAYS)
+
+
+def probability(signals: Signals, intercept: float, coefficients: Sequence[float]) -> float:
     z = intercept + sum(c * x for c, x in zip(coefficients, signals.vector(), strict=True))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answering.evidence import THRESHOLD, Assessment, answer_type, assess, has_type
+from rag.answering.evidence import Assessment, answer_type, assess, has_type
 from rag.sentences import split_paragraphs, split_sentences
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
@@ -42,10 +42,11 @@ class Params:
     w_lead: float = 0.05
     margin: float = 0.05          # non-list: a further sentence must score within this of the best
     max_sentences: int = 2
+    paragraph_margin: float = 0.2  # non-list: a further sentence of the best one's paragraph within this
     list_margin: float = 0.1      # list: chunks within this dense distance of the best one
     list_max_sentences: int = 8
     type_margin: float = 0.05     # a typed (number/date/person/name) sentence within this of the best
-    min_evidence: float = THRESHOLD  # refuse below this probability that the evidence answers it
+    min_evidence: float | None = None  # refuse below this probability (None: the fitted model's own)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ ArticleChunks = Callable[[str], list[RetrievedChunk]]
 
 
 def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params(),
-            article_chunks: ArticleChunks | None = None) -> Extract:
-    """`article_chunks(article_id)` gives all of an article's chunks, for list questions."""
+            article_chunks: ArticleChunks | None = None, as_of: str | None = None) -> Extract:
+    """`article_chunks(article_id)` gives all of an article's chunks, for list questions; `as_of`
+    the day the question was asked, when known (see evidence.assess)."""
     q_terms = content_terms(question)
     if not q_terms:
         return Extract([], True, "the question has nothing to look up", answer_type(question))
@@ -97,8 +99,10 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
         # The typed sentence must also be about the question, not any sentence with a digit.
         if typed and typed[0].score >= ranked[0].score - params.type_margin:
             ranked = typed
+        elif wanted in ("number", "date"):  # classic answer-type checking, kept from the hand-set rules
+            return Extract([], True, f"no {wanted} in the sources", wanted)
     best = ranked[0]
-    assessment = assess(question, chunks, best.chunk.article_id, best.text, wanted)
+    assessment = assess(question, chunks, best.chunk.article_id, best.text, wanted, as_of)
     if not assessment.answers(params.min_evidence):
         return Extract([], True, assessment.reason(wanted), wanted, assessment)
 
@@ -112,7 +116,11 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
             break
         close = (_dense(cand.chunk) >= top_dense - params.list_margin if is_list
                  else cand.score >= best.score - params.margin)
-        if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
+        if not is_list and cand.paragraph == best.paragraph:  # the rest of the best paragraph
+            close = cand.score >= best.score - params.paragraph_margin
+        elif cand.paragraph in used:
+            continue
+        if close and cand.chunk.article_id == best.chunk.article_id:
             chosen.append(cand)
             used.add(cand.paragraph)
     if is_list and len(chosen) > 1 and article_chunks is not None:
