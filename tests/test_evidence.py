@@ -32,31 +32,53 @@ def test_a_thing_of_the_asked_type_is_one_the_question_does_not_already_say():
     assert has_type("The deal closed in October.", "date", set())
 
 
-def _chunk(article_id: str, text: str, dense: float, lexical_rank: int | None = 1) -> RetrievedChunk:
+def _chunk(article_id: str, text: str, dense: float, lexical_rank: int | None = 1,
+           published_at: str | None = None) -> RetrievedChunk:
     return RetrievedChunk(chunk_id=f"{article_id}:0", article_id=article_id, index=0, start=0, end=len(text),
-                          text=text, title=article_id, score=dense, dense_score=dense, lexical_rank=lexical_rank)
+                          text=text, title=article_id, score=dense, dense_score=dense, lexical_rank=lexical_rank,
+                          published_at=published_at)
 
 
-def test_an_article_about_the_event_scores_higher_than_a_near_miss():
-    question = "Which company did the Ohio regulators fine over the 2023 train derailment?"
-    about = _chunk("a", "Ohio regulators fined Norfolk Southern over the 2023 train derailment in East Palestine.",
-                   0.62)
-    near_miss = _chunk("b", "Regulators in Texas fined a rail operator after a derailment near Houston.", 0.55)
-    on_topic = assess(question, [about, near_miss], "a", about.text, "name")
-    off_topic = assess(question, [near_miss], "b", near_miss.text, "name")
-    assert on_topic.probability > off_topic.probability
-    assert off_topic.signals.names < 1.0 and off_topic.signals.numbers == 0.0
-    assert on_topic.answers() and not off_topic.answers()
-    assert "Ohio" in off_topic.missing_names
-    assert off_topic.reason("name").endswith(f"< {off_topic.threshold})")
+QUESTION = "Which company did the Ohio regulators fine over the 2023 train derailment?"
+ABOUT = "Ohio regulators fined Norfolk Southern over the 2023 train derailment in East Palestine."
+NEAR_MISS = "Regulators in Texas fined a rail operator after a derailment near Houston."
+
+
+def test_closer_evidence_scores_higher():
+    close = assess(QUESTION, [_chunk("a", ABOUT, 0.7), _chunk("b", NEAR_MISS, 0.3)], "a", ABOUT, "name")
+    far = assess(QUESTION, [_chunk("a", ABOUT, 0.4), _chunk("b", NEAR_MISS, 0.3)], "a", ABOUT, "name")
+    assert close.probability > far.probability
+
+
+def test_with_a_date_an_article_weeks_older_than_the_question_counts_against_it():
+    def dated(published: str):  # type: ignore[no-untyped-def]
+        chunks = [_chunk("a", ABOUT, 0.5, published_at=published), _chunk("b", NEAR_MISS, 0.3)]
+        return assess(QUESTION, chunks, "a", ABOUT, "name", as_of="2023-03-10")
+
+    fresh, stale = dated("2023-03-07"), dated("2023-01-20")
+    assert fresh.dated and fresh.signals.stale == 0.0 and stale.signals.stale == 1.0
+    assert stale.probability < fresh.probability
+    assert fresh.hand_rule is None or fresh.answers() == (fresh.probability >= fresh.threshold)
+
+
+def test_without_a_date_the_hand_set_rule_guards_names():
+    chunks = [_chunk("b", NEAR_MISS, 0.45)]
+    off_topic = assess(QUESTION, chunks, "b", NEAR_MISS, "name")
+    assert not off_topic.dated and off_topic.missing_names == ("Ohio",)
+    assert off_topic.hand_rule == "the sources do not mention Ohio"
+    assert not off_topic.answers()
+    assert off_topic.answers(0.0)  # the probability alone, as the fitting script reads it
+    assert "Ohio" in off_topic.reason("name") or off_topic.probability < off_topic.threshold
 
 
 def test_refused_extracts_say_why_and_what_type_they_wanted():
     question = "How many tonnes of cargo passed through the port of Rotterdam in 2024?"
     chunks = [_chunk("x", "The weather in Minsk was mild this spring and the parks were full.", 0.1, None)]
     result = extract(question, chunks)
-    assert result.refused and result.wanted == "number"
-    assert result.reason and result.assessment is not None
+    assert result.refused and result.wanted == "number" and result.reason == "no number in the sources"
+    weak = extract("Which company runs the Rotterdam port?", chunks)
+    assert weak.refused and weak.wanted == "name" and weak.assessment is not None
+    assert weak.reason == weak.assessment.reason("name") and "evidence score" in weak.reason
 
 
 def test_a_refusal_carries_its_reason_in_the_notice(embedded_pipeline):

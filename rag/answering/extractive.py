@@ -42,7 +42,7 @@ class Params:
     w_lead: float = 0.05
     margin: float = 0.05          # non-list: a further sentence must score within this of the best
     max_sentences: int = 2
-    paragraph_margin: float = 0.2  # non-list: a further sentence of the best one's paragraph within this
+    paragraph_margin: float = 0.1  # non-list: a further sentence of the best one's paragraph within this
     list_margin: float = 0.1      # list: chunks within this dense distance of the best one
     list_max_sentences: int = 8
     type_margin: float = 0.05     # a typed (number/date/person/name) sentence within this of the best
