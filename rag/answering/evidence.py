@@ -109,7 +109,7 @@ FEATURES = tuple(Signals.__dataclass_fields__)
 # known (`as_of`; news is asked about the week before it), one for questions without a date, where
 # the staleness signal says nothing.
 DATED = (-0.746, (4.965, 1.036, 0.997, 0.509, -3.271, 1.027, -0.056, -0.404, -1.103, -1.888), 0.3)
-UNDATED = (-3.165, (5.306, 1.392, 2.085, 1.073, -2.461, 0.856, 0.013, -0.186, -0.691, 0.0), 0.1)
+UNDATED = (-3.165, (5.306, 1.392, 2.085, 1.073, -2.461, 0.856, 0.013, -0.186, -0.691, 0.0), 0.05)
 # Without a date, the hand-set rule of before also refuses (the synthetic sets' unanswerable
 # questions are ones the fitted signals do not separate): unless the candidate article is a strong
 # dense match, every name in the question must be in it and half the question's weighted terms.

@@ -42,6 +42,7 @@ class Params:
     w_lead: float = 0.05
     margin: float = 0.05          # non-list: a further sentence must score within this of the best
     max_sentences: int = 2
+    typed: tuple[str, ...] = ("number", "date", "person")  # answer types a sentence is chosen by
     paragraph_margin: float = 0.1  # non-list: a further sentence of the best one's paragraph within this
     list_margin: float = 0.1      # list: chunks within this dense distance of the best one
     list_max_sentences: int = 8
@@ -93,7 +94,7 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
     ranked = _candidates(pool, q_terms, weights, total, params)
     if not ranked:
         return Extract([], True, "nothing retrieved has a sentence to quote", wanted)
-    if wanted:
+    if wanted in params.typed:
         asked = {w.lower() for w in words(question)}
         typed = [c for c in ranked if has_type(c.text, wanted, asked)]
         # The typed sentence must also be about the question, not any sentence with a digit.
@@ -116,13 +117,13 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
             break
         close = (_dense(cand.chunk) >= top_dense - params.list_margin if is_list
                  else cand.score >= best.score - params.margin)
-        if not is_list and cand.paragraph == best.paragraph:  # the rest of the best paragraph
-            close = cand.score >= best.score - params.paragraph_margin
-        elif cand.paragraph in used:
-            continue
-        if close and cand.chunk.article_id == best.chunk.article_id:
+        if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
             chosen.append(cand)
             used.add(cand.paragraph)
+    if not is_list:  # room left: the rest of the best paragraph (news is often one paragraph)
+        rest = [c for c in ranked[1:] if c.paragraph == best.paragraph
+                and c.score >= best.score - params.paragraph_margin]
+        chosen += rest[:max(0, limit - len(chosen))]
     if is_list and len(chosen) > 1 and article_chunks is not None:
         chosen = _fill_list(chosen, article_chunks(best.chunk.article_id), limit)
     chosen.sort(key=lambda c: c.start)
