@@ -3,18 +3,20 @@
 News has structure worth using: a reporter's sentence opens each paragraph and names its topic;
 quotes follow. A sentence is scored by its chunk's dense similarity, the question terms it and
 its paragraph share (weighted by rarity among the retrieved chunks), and a bonus for being a
-paragraph's lead. An answer draws at most one sentence per paragraph. A question that asks for
+paragraph's lead. An answer draws one sentence per paragraph, and fills room left with the rest
+of the best sentence's own paragraph (news is often one paragraph). A question that asks for
 a list ("what did X offer", "which areas") takes every paragraph whose chunk is about as close
 to the question as the best one; any other question takes the best sentence and what scores
 almost as well. A list also takes the lead sentences of the paragraphs between its items (see
 _fill_list), since a reporter writes a list as a run of paragraphs.
 
-It refuses when the evidence does not answer the question, as a fitted model judges it
-(rag/answering/evidence.py): the question's names, numbers and words in the article, how close
-and how clear a winner it is, and whether the sentence holds a thing of the asked type
-(a number, a date, a person, a name). Quiz questions ("Which company...", "Who...", "How
-many...") take the best sentence that holds such a thing when one scores almost as well as the
-best sentence.
+It refuses when a "how many"/"when" question finds no number/date the question does not already
+say, and when the evidence does not answer the question as a fitted model judges it
+(rag/answering/evidence.py: the question's names, numbers and words in the article, how close and
+how clear a winner it is, whether the sentence holds a thing of the asked type, and, when the
+question's date is known, whether the article is weeks older). Without a date, the hand-set rule
+of before guards too. Number, date and person questions ("How many...", "Who...") take the best
+sentence that holds such a thing when one scores almost as well as the best sentence.
 """
 
 from __future__ import annotations
