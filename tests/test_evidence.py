@@ -78,7 +78,7 @@ def test_refused_extracts_say_why_and_what_type_they_wanted():
     assert result.refused and result.wanted == "number" and result.reason == "no number in the sources"
     weak = extract("Which company runs the Rotterdam port?", chunks)
     assert weak.refused and weak.wanted == "name" and weak.assessment is not None
-    assert weak.reason == weak.assessment.reason("name") and "evidence score" in weak.reason
+    assert weak.reason == weak.assessment.reason("name")
 
 
 def test_a_refusal_carries_its_reason_in_the_notice(embedded_pipeline):
