@@ -11,7 +11,10 @@ CHROMIUM ?= /usr/bin/chromium
 BENCH_SIZES ?= 1000 10000
 SCALE_CHUNKS ?= 100000
 
-.PHONY: install browser demo test pytest unit eval-gate eval lint bench clean
+# Real news for development (never copied into the project); eval-news skips when it is absent.
+NEWS_DEV ?= ../shared/data/news-dev
+
+.PHONY: install browser demo test pytest unit eval-gate eval-news eval lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +52,14 @@ eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json
 	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json
 	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
+	$(MAKE) --no-print-directory eval-news
+
+## Real news (issue 13): answers and refusals on $(NEWS_DEV), gated by evals/floors/news-*.json.
+eval-news: install
+	@if [ ! -f "$(NEWS_DEV)/dataset-literal.jsonl" ]; then echo "eval-news: skipped, no real-news dev data at $(NEWS_DEV)"; exit 0; fi; \
+	set -e; \
+	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-literal.jsonl --corpus $(NEWS_DEV)/corpus.jsonl --out out/eval-news --floors evals/floors/news-literal.json; \
+	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-refusal.jsonl --corpus $(NEWS_DEV)/corpus-minus.jsonl --out out/eval-news-refusal --floors evals/floors/news-refusal.json
 
 ## Benchmarks (minutes; never part of `make test`): results/*.json and benchmarks/RESULTS.md.
 ## 100k chunks: make bench BENCH_SIZES="1000 10000 100000"; replicas at 1M: make bench SCALE_CHUNKS=1000000

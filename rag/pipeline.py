@@ -301,12 +301,19 @@ class Pipeline:
             raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
         return found.chunk_id
 
-    def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params, self.index.article_chunks)  # type: ignore[arg-type]
+    def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None):  # type: ignore[no-untyped-def]
+        """The extractive answer's sentences, or its refusal and the reason (benchmarks/fit_refusal.py
+        fits the refusal decision on exactly this). `as_of`: the day the question was asked, when
+        the asker said so (not a default today)."""
+        return extract(question, chunks, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
+
+    def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
+                    as_of: str | None = None) -> Answer:
+        result = self.extract(question, chunks, as_of)
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
-                          citations=[], retrieved=retrieved)
+                          citations=[], retrieved=retrieved, notice=f"Refused: {result.reason}.")
         citations = [
             Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
                      published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)

@@ -132,3 +132,10 @@ def test_eval_runs_in_llm_mode_against_the_fake_server(tmp_path, fake_llm):
     answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert {a["mode"] for a in answers} <= {"llm", "extractive-fallback"} and "llm" in {a["mode"] for a in answers}
     assert len(fake_llm.requests) >= metrics["n_questions"]
+
+
+def test_a_refusal_says_why_in_the_human_output(tmp_path):
+    rag(tmp_path, "ingest", str(SEEDS))
+    human = rag(tmp_path, "ask", "What is the population of Astrakhan Oblast?", "--mode", "extractive")
+    assert human.returncode == 0, human.stderr
+    assert "Note: Refused: no number in the sources." in human.stdout

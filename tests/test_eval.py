@@ -112,6 +112,10 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert metrics["citation_validity"] == 1.0 and metrics["refusal_recall"] == 1.0
     answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert [a["id"] for a in answers] == ["1", "2"] and answers[0]["retrieved"]
+    # why: the answer type each question expected, and the reason for each refusal
+    assert "expected_type" in answers[0] and answers[0]["refusal_reason"] is None
+    assert answers[1]["expected_type"] == "number" and answers[1]["refusal_reason"]
+    assert "refusals by reason:" in run.stdout and "by expected answer type:" in run.stdout
 
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps({**metrics, "hit_at_5": 0.5}))

@@ -3,18 +3,20 @@
 News has structure worth using: a reporter's sentence opens each paragraph and names its topic;
 quotes follow. A sentence is scored by its chunk's dense similarity, the question terms it and
 its paragraph share (weighted by rarity among the retrieved chunks), and a bonus for being a
-paragraph's lead. An answer draws at most one sentence per paragraph. A question that asks for
+paragraph's lead. An answer draws one sentence per paragraph, and fills room left with the rest
+of the best sentence's own paragraph (news is often one paragraph). A question that asks for
 a list ("what did X offer", "which areas") takes every paragraph whose chunk is about as close
 to the question as the best one; any other question takes the best sentence and what scores
 almost as well. A list also takes the lead sentences of the paragraphs between its items (see
 _fill_list), since a reporter writes a list as a run of paragraphs.
 
-It refuses when what the question asks about is not in what would be quoted:
-- the question asks for a number or a date and no candidate sentence has one it does not
-  already contain (classic answer-type checking);
-- too little of the question's rarity-weighted content occurs in the best article's retrieved
-  text, or a name in the question occurs nowhere in it, unless the dense match is strong
-  (paraphrases share few words but stay close in meaning).
+It refuses when a "how many"/"when" question finds no number/date the question does not already
+say, and when the evidence does not answer the question as a fitted model judges it
+(rag/answering/evidence.py: the question's names, numbers and words in the article, how close and
+how clear a winner it is, whether the sentence holds a thing of the asked type, and, when the
+question's date is known, whether the article is weeks older). Without a date, the hand-set rule
+of before guards too. Number, date and person questions ("How many...", "Who...") take the best
+sentence that holds such a thing when one scores almost as well as the best sentence.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answering.evidence import Assessment, answer_type, assess, has_type
 from rag.sentences import split_paragraphs, split_sentences
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
@@ -41,12 +44,12 @@ class Params:
     w_lead: float = 0.05
     margin: float = 0.05          # non-list: a further sentence must score within this of the best
     max_sentences: int = 2
+    typed: tuple[str, ...] = ("number", "date", "person")  # answer types a sentence is chosen by
+    paragraph_margin: float = 0.1  # non-list: a further sentence of the best one's paragraph within this
     list_margin: float = 0.1      # list: chunks within this dense distance of the best one
     list_max_sentences: int = 8
-    min_coverage: float = 0.5     # rarity-weighted share of question terms found ...
-    strong_dense: float = 0.5     # ... unless the dense match is at least this strong
-    min_dense: float = 0.2
-    type_margin: float = 0.05     # a typed (number/date) sentence within this of the best
+    type_margin: float = 0.05     # a typed (number/date/person/name) sentence within this of the best
+    min_evidence: float | None = None  # refuse below this probability (None: the fitted model's own)
 
 
 @dataclass(frozen=True)
@@ -64,68 +67,52 @@ class Extract:
     sentences: list[Candidate]
     refused: bool
     reason: str = ""
+    wanted: str | None = None            # the answer type the question asks for
+    assessment: Assessment | None = None  # None: refused before any evidence was weighed
 
 
-_NUMBER_Q = re.compile(
-    r"^\s*(how (many|much|long|often|far|old|big|large|high)\b|"
-    r"(what|which) (is|was|were|are) the (value|number|amount|price|cost|size|population|share|"
-    r"percentage|rate|total|volume)\b|what (price|percentage|share|amount)\b)", re.I)
-_DATE_Q = re.compile(r"^\s*(when\b|since when\b|(on )?(what|which) (date|day|year|month)\b)", re.I)
 _LIST_Q = re.compile(
     r"^\s*(what|which)\b.*\b(offer\w*|propos\w*|discuss\w*|mention\w*|nam(e|ed)|list\w*|suggest\w*|"
     r"areas|kinds|types|products|goods|things|ways|sectors|fields|measures|steps|topics)\b", re.I)
-_NUMBER_WORDS = frozenset(
-    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
-    "hundred hundreds thousand thousands million millions billion billions dozen dozens percent "
-    "half quarter".split())
-_MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
-    "saturday sunday today yesterday tomorrow".split())
-
 
 ArticleChunks = Callable[[str], list[RetrievedChunk]]
 
 
 def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params(),
-            article_chunks: ArticleChunks | None = None) -> Extract:
-    """`article_chunks(article_id)` gives all of an article's chunks, for list questions."""
+            article_chunks: ArticleChunks | None = None, as_of: str | None = None) -> Extract:
+    """`article_chunks(article_id)` gives all of an article's chunks, for list questions; `as_of`
+    the day the question was asked, when known (see evidence.assess)."""
     q_terms = content_terms(question)
     if not q_terms:
-        return Extract([], True, "the question has nothing to look up")
+        return Extract([], True, "the question has nothing to look up", answer_type(question))
     if not chunks:
-        return Extract([], True, "nothing was retrieved")
+        return Extract([], True, "nothing was retrieved", answer_type(question))
     weights = _rarity(q_terms, [content_terms(c.text) for c in chunks])
     total = sum(weights.values())
-    wanted = _answer_type(question)
+    wanted = answer_type(question)
     # A number or date must come from an article that names what the question names (measured:
     # applied to every question it refused answerable paraphrases that say "Minsk" for Belarus).
-    ranked = _candidates(_naming_articles(question, chunks) if wanted else chunks, q_terms, weights, total, params)
-    if wanted:
+    pool = _naming_articles(question, chunks) if wanted in ("number", "date") else chunks
+    ranked = _candidates(pool, q_terms, weights, total, params)
+    if not ranked:
+        return Extract([], True, "nothing retrieved has a sentence to quote", wanted)
+    if wanted in params.typed:
         asked = {w.lower() for w in words(question)}
-        typed = [c for c in ranked if _has_type(c.text, wanted, asked)]
+        typed = [c for c in ranked if has_type(c.text, wanted, asked)]
         # The typed sentence must also be about the question, not any sentence with a digit.
-        if not typed or typed[0].score < ranked[0].score - params.type_margin:
-            return Extract([], True, f"no {wanted} in the sources")
-        ranked = typed
+        if typed and typed[0].score >= ranked[0].score - params.type_margin:
+            ranked = typed
+        elif wanted in ("number", "date"):  # classic answer-type checking, kept from the hand-set rules
+            return Extract([], True, f"no {wanted} in the sources", wanted)
     best = ranked[0]
-    top_dense = max(_dense(c) for c in chunks)
-    if top_dense < params.min_dense:
-        return Extract([], True, "nothing retrieved is close to the question")
-    article_text = " ".join(c.text for c in chunks if c.article_id == best.chunk.article_id)
-    article_terms = content_terms(article_text)
-    # The exemption is earned by the article the answer would come from, not by any retrieved chunk.
-    best_dense = max(_dense(c) for c in chunks if c.article_id == best.chunk.article_id)
-    if best_dense < params.strong_dense:
-        missing = named_terms(question) - article_terms
-        if missing:
-            return Extract([], True, f"the sources do not mention {', '.join(sorted(missing))}")
-        if _coverage(q_terms & article_terms, weights, total) < params.min_coverage:
-            return Extract([], True, "the sources do not say")
+    assessment = assess(question, chunks, best.chunk.article_id, best.text, wanted, as_of)
+    if not assessment.answers(params.min_evidence):
+        return Extract([], True, assessment.reason(wanted), wanted, assessment)
 
+    top_dense = max(_dense(c) for c in chunks)
     chosen = [best]
     used = {best.paragraph}
-    is_list = bool(_LIST_Q.search(question)) and not wanted
+    is_list = bool(_LIST_Q.search(question)) and wanted not in ("number", "date")
     limit = params.list_max_sentences if is_list else params.max_sentences
     for cand in ranked[1:]:
         if len(chosen) >= limit:
@@ -135,10 +122,14 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
         if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
             chosen.append(cand)
             used.add(cand.paragraph)
+    if not is_list:  # room left: the rest of the best paragraph (news is often one paragraph)
+        rest = [c for c in ranked[1:] if c.paragraph == best.paragraph
+                and c.score >= best.score - params.paragraph_margin]
+        chosen += rest[:max(0, limit - len(chosen))]
     if is_list and len(chosen) > 1 and article_chunks is not None:
         chosen = _fill_list(chosen, article_chunks(best.chunk.article_id), limit)
     chosen.sort(key=lambda c: c.start)
-    return Extract(chosen, False)
+    return Extract(chosen, False, "", wanted, assessment)
 
 
 def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: int) -> list[Candidate]:
@@ -228,26 +219,6 @@ def _naming_articles(question: str, chunks: list[RetrievedChunk]) -> list[Retrie
 def _dense(chunk: RetrievedChunk) -> float:
     """The chunk's cosine to the question, whatever order retrieval put it in."""
     return chunk.dense_score if chunk.dense_score is not None else chunk.score
-
-
-def _answer_type(question: str) -> str | None:
-    if _NUMBER_Q.search(question):
-        return "number"
-    if _DATE_Q.search(question):
-        return "date"
-    return None
-
-
-def _has_type(text: str, wanted: str, asked: set[str]) -> bool:
-    for w in words(text):
-        lw = w.lower()
-        if lw in asked:
-            continue
-        if any(ch.isdigit() for ch in w) or (wanted == "number" and lw in _NUMBER_WORDS):
-            return True
-        if wanted == "date" and lw in _MONTHS:
-            return True
-    return False
 
 
 def _rarity(q_terms: set[str], chunk_terms: list[set[str]]) -> dict[str, float]:

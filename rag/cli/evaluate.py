@@ -46,7 +46,7 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
         return
     if dataset is None or not corpus:
         raise click.UsageError("--dataset and at least one --corpus are required")
-    from rag.evals.runner import check_floors, run_eval, write_results
+    from rag.evals.runner import check_floors, run_eval, why_summary, write_results
 
     settings = get_pipeline().settings
     if retrieval:
@@ -58,6 +58,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
         click.echo(f"error: {error}", err=True)
     write_results(run, out)
     _print_table({"metric": run.metrics})
+    for line in why_summary(run):
+        click.echo(line)
     click.echo(f"wrote {out / 'metrics.json'} and {out / 'answers.jsonl'}")
     problems = [f"{len(run.dataset.errors)} dataset error(s)"] if run.dataset.errors else []
     if floors:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.answering.evidence import answer_type
 from rag.config import Settings
 from rag.evals.dataset import Dataset, load_dataset
 from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
@@ -78,9 +79,39 @@ def write_results(run: EvalRun, out_dir: Path) -> None:
                 "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
                 "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
                 "latency_ms": round(o.latency_ms, 2),
+                "expected_type": answer_type(o.question.question),
+                "refusal_reason": refusal_reason(o.answer),
                 **o.answer.model_dump(),
             }
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def refusal_reason(answer: Answer) -> str | None:
+    """Why an answer was refused, as its notice says (None when it was not refused)."""
+    if not answer.refused:
+        return None
+    return (answer.notice or "no reason given").removeprefix("Refused: ").rstrip(".")
+
+
+def why_summary(run: EvalRun) -> list[str]:
+    """Readable lines: refusals by reason (answerable / unanswerable questions), and the answer
+    recall of answered questions by the answer type they expected."""
+    reasons: dict[str, list[int]] = {}
+    for o in run.outcomes:
+        reason = refusal_reason(o.answer)
+        if reason is not None:
+            key = reason.split(" (evidence score")[0]
+            key = "the sources do not mention …" if key.startswith("the sources do not mention") else key
+            reasons.setdefault(key, [0, 0])[0 if o.question.answerable else 1] += 1
+    lines = [f"  {a:4d} answerable, {u:4d} unanswerable: {reason}"
+             for reason, (a, u) in sorted(reasons.items(), key=lambda kv: -sum(kv[1]))]
+    by_type: dict[str, list[float]] = {}
+    for o in run.outcomes:
+        recall = fact_recall(o.question, "" if o.answer.refused else o.answer.answer)
+        if o.question.answerable and recall is not None:
+            by_type.setdefault(answer_type(o.question.question) or "any", []).append(recall)
+    typed = [f"  {t}: answer recall {sum(v) / len(v):.2f} over {len(v)} questions" for t, v in sorted(by_type.items())]
+    return (["refusals by reason:", *lines] if lines else []) + (["by expected answer type:", *typed] if typed else [])
 
 
 def check_floors(metrics: dict[str, float | int | None], floors: dict[str, dict[str, float]]) -> list[str]:
