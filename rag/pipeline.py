@@ -13,7 +13,6 @@ from functools import cached_property
 from typing import Literal, TypeVar
 
 from rag.answering.extractive import Params, extract
-from rag.answering.prompts import REFUSAL
 from rag.chunking import chunk_article
 from rag.config import Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
@@ -23,13 +22,10 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Answer,
     Article,
     Chunk,
-    Citation,
     Filters,
     Final,
-    Retrieved,
     RetrievedChunk,
     Token,
-    Verification,
 )
 
 T = TypeVar("T")
@@ -246,7 +242,7 @@ class Pipeline:
             yield Final(answer=answer)
             return
         from rag.answering.claims import ClaimParams
-        from rag.answering.llm import LLMContext, answer_with_llm
+        from rag.answering.llm import LLMContext, answerer_for
         from rag.answering.sources import build_sources
         from rag.llm_client import Deadline
 
@@ -268,8 +264,10 @@ class Pipeline:
             return self.answer_from(question, chunks, "extractive-fallback").model_copy(update={"notice": notice})
 
         ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
-                         fallback, ClaimParams())
-        yield from answer_with_llm(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
+                         fallback, ClaimParams(), s.llm_answer_tokens,
+                         lambda q: extract(q, chunks, self.params, self.store.article_chunks))
+        answerer = answerer_for(s.llm_citations)
+        yield from answerer(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
 
     def _chunk_id_at(self, chunks: list[RetrievedChunk], article_id: str, start: int, end: int) -> str:
         """The chunk holding most of a span: a retrieved one if it can, else any of the article's."""
@@ -283,22 +281,9 @@ class Pipeline:
         return found.chunk_id
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params, self.store.article_chunks)
-        retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
-        if result.refused:
-            return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
-                          citations=[], retrieved=retrieved)
-        citations = [
-            Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
-                     published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
-            for n, s in enumerate(result.sentences, start=1)
-        ]
-        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
-        # Extractive answers are the articles' own sentences: verified and supported by construction.
-        verification = Verification(quotes_total=len(citations), verified=len(citations),
-                                    sentences_total=len(citations))
-        return Answer(question=question, answer=text, refused=False, mode=mode,
-                      citations=citations, retrieved=retrieved, verification=verification)
+        from rag.answering.build import extractive
+
+        return extractive(question, chunks, extract(question, chunks, self.params, self.store.article_chunks), mode)
 
 
 def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:
