@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                                    description="Longest reply asked for in sentences mode (no quotes to copy).")
     llm_context_tokens: int = Field(3000, ge=200, le=200_000, description="Budget for the numbered sources.")
     llm_whole_article_tokens: int = Field(1500, ge=0, description="Articles this short are sent whole.")
+    llm_source_margin: float = Field(0.1, ge=0, le=1, description="Sentences mode: send the articles whose best "
+                                     "chunk scores within this of the best one ...")
+    llm_source_articles: int = Field(3, ge=0, le=50, description="... at most this many (0: no limit).")
     llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")
 
     # HTTP API

@@ -243,7 +243,7 @@ class Pipeline:
             return
         from rag.answering.claims import ClaimParams
         from rag.answering.llm import LLMContext, answerer_for
-        from rag.answering.sources import build_sources
+        from rag.answering.sources import build_sources, confident
         from rag.llm_client import Deadline
 
         s = self.settings
@@ -257,7 +257,9 @@ class Pipeline:
                 texts[article_id] = found[1]
             return texts[article_id]
 
-        sources = build_sources(chunks, article_text, self._count_one,
+        shown = confident(chunks, s.llm_source_margin, s.llm_source_articles) \
+            if s.llm_citations == "sentences" else chunks
+        sources = build_sources(shown, article_text, self._count_one,
                                 s.llm_context_tokens, s.llm_whole_article_tokens)
 
         def fallback(notice: str) -> Answer:

@@ -3,6 +3,8 @@ a citation is the sentence itself. What reaches the user is supported, and about
 
 from __future__ import annotations
 
+import pytest
+
 from rag.loaders import load_paths
 from rag.sentences import split_sentences
 from rag.types import Final, Token
@@ -11,6 +13,12 @@ from tests.fake_llm import REFUSAL, Scripted
 
 SEED_TEXT = load_paths([SEEDS], 10**7).articles[0].text
 SENTENCES = [SEED_TEXT[s:e] for s, e in split_sentences(SEED_TEXT)]  # the seed goes whole, as [S1] ...
+
+
+@pytest.fixture
+def llm_pipeline(llm_pipeline):  # type: ignore[no-untyped-def]
+    """A roomier deadline: the first answer of a session also opens the store and the index."""
+    return lambda **overrides: llm_pipeline(**{"llm_deadline_s": 60.0, **overrides})
 
 
 def s(prefix: str) -> int:
@@ -111,3 +119,35 @@ def test_quotes_mode_stays_available(llm_pipeline, fake_llm):
     answer = llm_pipeline(llm_citations="quotes").ask(SEED_QUESTION)
     assert answer.mode == "llm" and answer.citations[0].quote == SENTENCES[MACHINERY - 1].rstrip(".")
     assert "QUOTES:" in fake_llm.requests[0]["messages"][0]["content"]
+
+
+def test_a_reply_is_cut_into_sentences_only_once_they_are_complete():
+    from rag.answering.numbered import cut_reply
+
+    assert cut_reply("Machinery is used [S3]. Elevat", final=False) == (["Machinery is used [S3]."], "Elevat")
+    assert cut_reply("Machinery is used. [S", final=False) == ([], "Machinery is used. [S")  # its marker may follow
+    assert cut_reply("Machinery is used. [S3] Eleva", final=False) == (["Machinery is used. [S3]"], "Eleva")
+    assert cut_reply("One [S1]\n- Two [S2]", final=True) == (["One [S1]", "- Two [S2]"], "")
+
+
+def test_only_the_articles_retrieval_is_sure_of_are_sent():
+    from rag.answering.sources import confident
+    from rag.types import RetrievedChunk
+
+    def chunk(article: str, score: float) -> RetrievedChunk:
+        return RetrievedChunk(chunk_id=f"{article}{score}", article_id=article, index=0, start=0, end=1, text="x",
+                              title=article, score=score)
+
+    chunks = [chunk("a", 0.9), chunk("b", 0.85), chunk("a", 0.7), chunk("c", 0.6), chunk("d", 0.84)]
+    assert [c.article_id for c in confident(chunks, 0.1, 3)] == ["a", "b", "a", "d"]
+    assert [c.article_id for c in confident(chunks, 0.1, 2)] == ["a", "b", "a"]
+    assert confident(chunks, 0.1, 0) == chunks  # 0: no limit, everything retrieved
+
+
+def test_a_list_question_names_the_extractive_candidates_after_the_sources(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
+    llm_pipeline().ask(SEED_QUESTION)
+    user = fake_llm.requests[0]["messages"][1]["content"]
+    hint = user.split("Sentences that may answer it: ")[1].split("\n")[0]
+    assert f"S{ELEVATORS}" in hint.split(", ") and len(hint.split(", ")) >= 5
+    assert user.index("Sentences that may answer it") > user.index(f"[S{ELEVATORS}]")  # sources first

@@ -179,7 +179,7 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
             raise LLMUnavailable("the LLM's reply broke off mid-answer")
         buffer, state = "", _Answer(question, numbered, ctx, embed)
 
-    messages = sentence_messages(question, sources, list(numbered.values()))
+    messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx))
     try:
         for piece in ctx.client.stream(messages, deadline, on_retry, max_tokens=ctx.answer_tokens,
                                        on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
@@ -204,6 +204,21 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
     if tail:
         yield Token(text=tail)
     yield Final(answer=_final(question, chunks, state, usage[-1] if usage else None, ctx))
+
+
+HINT_MIN = 3  # extractive sentences that make a hint: a list question's items
+
+
+def _hints(question: str, numbered: dict[int, Numbered], ctx) -> list[int]:  # type: ignore[no-untyped-def]
+    """The numbers of the sentences the extractive answerer would quote, when it quotes a list."""
+    if ctx.extract is None:
+        return []
+    found = ctx.extract(question)
+    if found.refused or len(found.sentences) < HINT_MIN:
+        return []
+    return [x.n for x in numbered.values()
+            if any(c.chunk.article_id == x.source.article_id and c.start < x.end and c.end > x.start
+                   for c in found.sentences)]
 
 
 def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usage: Usage | None, ctx) -> Answer:  # type: ignore[no-untyped-def]

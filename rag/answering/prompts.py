@@ -58,13 +58,17 @@ def answer_messages(question: str, sources: Sequence[Source]) -> list[dict[str, 
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def sentence_messages(question: str, sources: Sequence[Source], numbered: Sequence[Numbered]) -> list[dict[str, str]]:
+def sentence_messages(question: str, sources: Sequence[Source], numbered: Sequence[Numbered],
+                      hints: Sequence[int] = ()) -> list[dict[str, str]]:
+    """`hints`: sentence numbers the extractive answerer would quote, named after the sources
+    (so the prefix stays the same) to guide a small model to every item of a list."""
     blocks = []
     for s in sources:
         date = f" ({s.published_at})" if s.published_at else ""
         lines = [f"[S{x.n}] {' '.join(x.text.split())}" for x in numbered if x.source is s]
         blocks.append(f"[Source {s.n}] {s.title}{date}\n" + "\n".join(lines))
-    user = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+    hint = f"\n\nSentences that may answer it: {', '.join(f'S{n}' for n in hints)}" if hints else ""
+    user = "Sources:\n\n" + "\n\n".join(blocks) + hint + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": SENTENCES_SYSTEM}, {"role": "user", "content": user}]
 
 
