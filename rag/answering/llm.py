@@ -153,7 +153,7 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
         cited = {c.article_id for c in citations}
         why_not = unanswered(question, [c.quote for c in citations],
                              [f"{s.title}\n{texts.get(s.article_id, s.text)}" for s in sources
-                              if s.article_id in cited])
+                              if s.article_id in cited], cited, chunks)
         if why_not:
             notice = f"The model's answer rests on quotes that do not answer this question ({why_not})."
             yield Final(answer=refusal(question, chunks, "llm", verification, notice))

@@ -88,6 +88,7 @@ class _Answer:
     """The answer as it is decided, sentence by sentence."""
 
     question: str
+    chunks: Sequence[RetrievedChunk]
     numbered: dict[int, Numbered]
     ctx: object
     embed: CachedEmbed | None
@@ -139,7 +140,8 @@ class _Answer:
         if not self.relevance_checked and cited:
             self.relevance_checked = True
             articles = {self.numbered[n].source.article_id: self.numbered[n].source for n in cited}
-            self.relevance = unanswered(self.question, quotes, [f"{s.title}\n{s.text}" for s in articles.values()])
+            self.relevance = unanswered(self.question, quotes, [f"{s.title}\n{s.text}" for s in articles.values()],
+                                        articles, self.chunks)
         for n in cited:
             self.order.setdefault(n, len(self.order) + 1)
         self.accepted.append(_Said(said.plain, cited, 0, said.claim))
@@ -169,7 +171,7 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
         return
     numbered = {s.n: s for s in number_sentences(sources, texts)}
     embed = CachedEmbed(ctx.embed) if ctx.embed else None
-    state = _Answer(question, numbered, ctx, embed)
+    state = _Answer(question, chunks, numbered, ctx, embed)
     usage: list[Usage] = []
     buffer = ""
 
@@ -177,7 +179,7 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
         nonlocal buffer, state
         if state.shown:
             raise LLMUnavailable("the LLM's reply broke off mid-answer")
-        buffer, state = "", _Answer(question, numbered, ctx, embed)
+        buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
 
     messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx))
     try:
