@@ -121,7 +121,7 @@ def test_eval_runs_in_llm_mode_against_the_fake_server(tmp_path, fake_llm):
     from tests.conftest import ROOT
 
     out = tmp_path / "out"
-    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_CITATIONS": "quotes"}
     result = rag(tmp_path, "eval", "--mode", "llm", "--dataset", str(ROOT / "evals/datasets/seed.jsonl"),
                  "--corpus", str(SEEDS), "--out", str(out), env_extra=llm)
     assert result.returncode == 0, result.stderr

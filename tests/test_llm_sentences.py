@@ -151,3 +151,20 @@ def test_a_list_question_names_the_extractive_candidates_after_the_sources(llm_p
     hint = user.split("Sentences that may answer it: ")[1].split("\n")[0]
     assert f"S{ELEVATORS}" in hint.split(", ") and len(hint.split(", ")) >= 5
     assert user.index("Sentences that may answer it") > user.index(f"[S{ELEVATORS}]")  # sources first
+
+
+def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, tmp_path):
+    from rag.config import Settings
+    from rag.evals.runner import run_eval
+    from rag.pipeline import Pipeline
+    from tests.conftest import ROOT
+
+    settings = Settings(data_dir=tmp_path, llm_model="fake-model", llm_base_url=fake_llm.url, llm_deadline_s=60.0)
+    run = run_eval(ROOT / "evals/datasets/seed.jsonl", [SEEDS], settings, mode="llm",
+                   pipeline_factory=lambda s: Pipeline(s, embedder=minilm))
+    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] == 0
+    assert run.metrics["prompt_tokens_mean"] > run.metrics["completion_tokens_mean"] > 0
+    answers = [o.answer for o in run.outcomes if o.answer.mode == "llm" and not o.answer.refused]
+    partial = [a for a in answers if a.unsupported]
+    assert partial  # the copycat's invented claim, left out ...
+    assert all(u not in a.answer for a in partial for u in a.unsupported)  # ... of the text shown
