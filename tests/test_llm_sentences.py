@@ -168,3 +168,12 @@ def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, 
     partial = [a for a in answers if a.unsupported]
     assert partial  # the copycat's invented claim, left out ...
     assert all(u not in a.answer for a in partial for u in a.unsupported)  # ... of the text shown
+
+
+def test_a_reply_of_bare_sentence_numbers_is_those_sentences(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"S{MACHINERY}, S{ELEVATORS}")
+    shown, answer = run(llm_pipeline())
+    assert answer.mode == "llm" and [c.quote for c in answer.citations] == [SENTENCES[MACHINERY - 1],
+                                                                           SENTENCES[ELEVATORS - 1]]
+    assert answer.answer == f"{SENTENCES[MACHINERY - 1]} [1] {' '.join(SENTENCES[ELEVATORS - 1].split())} [2]"
+    assert shown == answer.answer

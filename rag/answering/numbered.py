@@ -31,6 +31,8 @@ from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Usage, Ver
 
 # [S3], [S3, S5], [S3][S5], (S3), [3]: the numbers of the sentences an answer sentence rests on
 _MARKER = re.compile(r"[\[(]\s*(S?\s*\d+(?:\s*(?:[,;]|and)\s*S?\s*\d+)*)\s*[\])]", re.I)
+# A small model sometimes answers with bare numbers: "S19, S21 and S25."
+_BARE = re.compile(r"\bS(\d+)\b")
 # An answer sentence ends at . ! ? (and the markers after it) before whitespace, or at a newline.
 _END = re.compile(r"[.!?][\"”’)]*(?:[ \t]*\[[^\]\n]*\])*[ \t]*(?:\n+|[ \t]+(?=\S)|$)|\n+")
 _REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
@@ -105,9 +107,13 @@ class _Answer:
 
     def read(self, sentence: str) -> _Said:
         numbers = [int(n) for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
+        rest = _MARKER.sub("", sentence)
+        numbers += [int(n) for n in _BARE.findall(rest)]
         valid = list(dict.fromkeys(n for n in numbers if n in self.numbered))
-        plain = re.sub(r"[ \t]+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
+        plain = re.sub(r"[ \t]+([.,;:!?])", r"\1", _BARE.sub("", rest)).strip()
         plain = plain.lstrip("-*• ").strip()
+        if not re.search(r"\w", plain):
+            plain = ""  # only numbers: the answer is the sentences themselves
         return _Said(plain, valid, len(numbers) - len([n for n in numbers if n in self.numbered]),
                      len(content_terms(plain)) >= 2)
 
@@ -118,7 +124,7 @@ class _Answer:
         if _REFUSAL_FOLDED in normalise(said.plain).text:
             self.refused = True
             return
-        if not said.plain or (not said.claim and not said.cited):
+        if not said.cited and (not said.plain or not said.claim):
             return  # "Answer:" or "Yes." says nothing to check or show
         if self.held or (said.claim and not said.cited):
             self.held.append(said)  # checked against all the answer's citations once it ends
@@ -147,6 +153,8 @@ class _Answer:
         self.accepted.append(_Said(said.plain, cited, 0, said.claim))
 
     def text_of(self, said: _Said) -> str:
+        if not said.plain:  # a reply of sentence numbers only: those sentences, cited
+            return " ".join(f"{' '.join(self.numbered[n].text.split())} [{self.order[n]}]" for n in said.cited)
         marks = "".join(f"[{self.order[n]}]" for n in said.cited)
         if not marks:
             return said.plain
