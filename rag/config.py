@@ -66,9 +66,16 @@ class Settings(BaseSettings):
     llm_deadline_s: float = Field(60.0, gt=0, le=600, description="One deadline per answer, retries included.")
     llm_timeout_s: float = Field(20.0, gt=0, le=600, description="Per request (never past the deadline).")
     llm_max_retries: int = Field(2, ge=0, le=10)
-    llm_max_tokens: int = Field(800, ge=16, le=32768, description="Longest reply asked for.")
+    llm_max_tokens: int = Field(800, ge=16, le=32768, description="Longest reply asked for (quotes mode).")
+    llm_citations: str = Field("sentences", pattern="^(sentences|quotes)$",
+                               description="sentences: the model cites numbered sentences; quotes: it copies them.")
+    llm_answer_tokens: int = Field(320, ge=16, le=32768,
+                                   description="Longest reply asked for in sentences mode (no quotes to copy).")
     llm_context_tokens: int = Field(3000, ge=200, le=200_000, description="Budget for the numbered sources.")
     llm_whole_article_tokens: int = Field(1500, ge=0, description="Articles this short are sent whole.")
+    llm_source_margin: float = Field(0.1, ge=0, le=1, description="Sentences mode: send the articles whose best "
+                                     "chunk scores within this of the best one ...")
+    llm_source_articles: int = Field(3, ge=0, le=50, description="... at most this many (0: no limit).")
     llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")
 
     # HTTP API

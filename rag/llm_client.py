@@ -78,9 +78,11 @@ class LLMClient:
         return self._client
 
     def stream(self, messages: list[dict[str, str]], deadline: Deadline,
-               on_retry: Callable[[], None] | None = None) -> Iterator[str]:
+               on_retry: Callable[[], None] | None = None, max_tokens: int | None = None,
+               on_usage: Callable[[int, int], None] | None = None) -> Iterator[str]:
         """Yield the reply's text pieces. A failure after pieces were yielded is retried from the
-        start (after `on_retry`, so the caller can forget what it saw) while time remains."""
+        start (after `on_retry`, so the caller can forget what it saw) while time remains.
+        `on_usage(prompt_tokens, completion_tokens)` is called when the server reports them."""
         import httpx
         import openai
 
@@ -91,11 +93,15 @@ class LLMClient:
                 timeout = self._timeout(deadline)
                 response = self._openai().chat.completions.create(
                     model=self.config.model, messages=messages, temperature=0, stream=True,
-                    max_tokens=self.config.max_tokens, timeout=timeout)
+                    max_tokens=min(max_tokens or self.config.max_tokens, self.config.max_tokens),
+                    stream_options={"include_usage": True}, timeout=timeout)
                 try:
                     for event in response:
                         if deadline.left() <= 0:
                             raise LLMUnavailable(f"the LLM did not finish within {deadline.seconds:g} s")
+                        usage = getattr(event, "usage", None)
+                        if usage is not None and on_usage is not None:
+                            on_usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
                         if not event.choices:
                             continue
                         piece = event.choices[0].delta.content

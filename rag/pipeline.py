@@ -15,13 +15,10 @@ from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rag.answering.extractive import Params, extract
 from rag.answering.followup import rewrite
-from rag.answering.prompts import REFUSAL
-from rag.answering.sources import build_sources
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
-from rag.hygiene import inert_markers
 from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
@@ -31,14 +28,11 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Article,
     ArticleInfo,
     Chunk,
-    Citation,
     Filters,
     Final,
-    Retrieved,
     RetrievedChunk,
     StoredChunk,
     Token,
-    Verification,
 )
 
 if TYPE_CHECKING:
@@ -267,7 +261,8 @@ class Pipeline:
             return
         # Imported here: claims and llm load numpy-backed scoring, which only LLM answers need.
         from rag.answering.claims import ClaimParams
-        from rag.answering.llm import LLMContext, answer_with_llm
+        from rag.answering.llm import LLMContext, answerer_for
+        from rag.answering.sources import build_sources, confident
 
         s = self.settings
         texts: dict[str, str] = {}
@@ -280,15 +275,19 @@ class Pipeline:
                 texts[article_id] = found[1]
             return texts[article_id]
 
-        sources = build_sources(chunks, article_text, self._count_one,
+        shown = confident(chunks, s.llm_source_margin, s.llm_source_articles) \
+            if s.llm_citations == "sentences" else chunks
+        sources = build_sources(shown, article_text, self._count_one,
                                 s.llm_context_tokens, s.llm_whole_article_tokens)
 
         def fallback(notice: str) -> Answer:
             return self.answer_from(question, chunks, "extractive-fallback").model_copy(update={"notice": notice})
 
         ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
-                         fallback, ClaimParams())
-        yield from answer_with_llm(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
+                         fallback, ClaimParams(), s.llm_answer_tokens,
+                         lambda q: self.extract(q, chunks))
+        answerer = answerer_for(s.llm_citations)
+        yield from answerer(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
 
     def _chunk_id_at(self, chunks: list[RetrievedChunk], article_id: str, start: int, end: int) -> str:
         """The chunk holding most of a span: a retrieved one if it can, else any of the article's."""
@@ -309,23 +308,9 @@ class Pipeline:
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
                     as_of: str | None = None) -> Answer:
-        result = self.extract(question, chunks, as_of)
-        retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
-        if result.refused:
-            return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
-                          citations=[], retrieved=retrieved, notice=f"Refused: {result.reason}.")
-        citations = [
-            Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
-                     published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
-            for n, s in enumerate(result.sentences, start=1)
-        ]
-        # A "[2]" inside an article's sentence must not pass for a marker: it is written ［2］.
-        text = " ".join(f"{inert_markers(c.quote)} [{c.n}]" for c in citations)
-        # Extractive answers are the articles' own sentences: verified and supported by construction.
-        verification = Verification(quotes_total=len(citations), verified=len(citations),
-                                    sentences_total=len(citations))
-        return Answer(question=question, answer=text, refused=False, mode=mode,
-                      citations=citations, retrieved=retrieved, verification=verification)
+        from rag.answering.build import extractive
+
+        return extractive(question, chunks, self.extract(question, chunks, as_of), mode)
 
 
 def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:

@@ -120,6 +120,13 @@ class Verification(_Frozen):
     unsupported_sentences: int = 0
 
 
+class Usage(_Frozen):
+    """Tokens the LLM read and wrote for one answer, as its server counted them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class Answer(_Frozen):
     question: str
     answer: str
@@ -131,6 +138,7 @@ class Answer(_Frozen):
     unsupported: list[str] = []  # answer sentences the citations do not support
     notice: str | None = None  # e.g. why the LLM was not used
     standalone_question: str | None = None  # a follow-up rewritten for retrieval
+    usage: Usage | None = None  # LLM tokens, when the server reported them
 
 
 class Token(_Frozen):

@@ -1,8 +1,9 @@
 """A fake OpenAI-compatible server on loopback: real HTTP, real SSE, scripted replies.
 
 Tests enqueue `Scripted` replies (text, HTTP status, delays, a stream that breaks off); with
-nothing queued it plays a tiny deterministic "copycat" model that quotes the source sentences
-sharing the most words with the question, so `rag eval --mode llm` runs the whole path.
+nothing queued it plays a tiny deterministic "copycat" model that quotes (quotes mode) or cites
+by number (sentences mode, when the prompt numbers sentences [S1], [S2], ...) the source
+sentences sharing the most words with the question, so `rag eval --mode llm` runs the whole path.
 Run it by hand: `python -m tests.fake_llm --port 8089`.
 """
 
@@ -82,6 +83,8 @@ def copycat(messages: list[dict[str, str]]) -> str:
         return user.rsplit("User: ", 1)[-1].split("\n")[0]
     question = user.rsplit("Question:", 1)[-1]
     wanted = _terms(question)
+    if re.search(r"^\[S\d+\] ", user, re.M):
+        return _cite_sentences(user, question, wanted)
     scored = []
     for block in re.split(r"\n(?=\[Source \d+\])", user.split("\n\nQuestion:")[0]):
         head = re.match(r"\[Source (\d+)\][^\n]*\n", block)
@@ -106,6 +109,24 @@ def copycat(messages: list[dict[str, str]]) -> str:
     quotes = "\n".join(f'[{i}] (source {src}) "{text}"' for i, (src, text) in pairs)
     answer = " ".join(f"{_clause(text)} [{i}]." for i, (_, _, _, text) in enumerate(best, start=1))
     return f"QUOTES:\n{quotes}\nANSWER:\n{answer}"
+
+
+def _cite_sentences(user: str, question: str, wanted: set[str]) -> str:
+    """Sentences mode: restate the two best numbered sentences, citing their numbers; now and then
+    add a claim that its citation does not support (the answer must leave it out)."""
+    scored = []
+    for m in re.finditer(r"^\[S(\d+)\] (.+)$", user.split("\n\nQuestion:")[0], re.M):
+        shared = len(wanted & _terms(m.group(2)))
+        if shared and len(m.group(2).split()) >= 5:
+            scored.append((shared, -int(m.group(1)), int(m.group(1)), m.group(2).strip()))
+    scored.sort(reverse=True)
+    best = [s for s in scored[:2] if s[0] >= max(2, len(wanted) / 2)]
+    if not best:
+        return REFUSAL
+    answer = [f"{_clause(text)} [S{n}]." for _, _, n, text in best]
+    if len(question) % 4 == 0:
+        answer.append(f"Every agreement was signed on the same day by the ministers [S{best[0][2]}].")
+    return " ".join(answer)
 
 
 def _straighten(text: str) -> str:
@@ -148,7 +169,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 self._json(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "fake"}},
                            reply.headers)
             elif body.get("stream"):
-                self._stream(reply)
+                self._stream(reply, body)
             else:
                 self._json(200, _completion(reply.text))
 
@@ -162,7 +183,7 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def _stream(self, reply: Scripted) -> None:
+        def _stream(self, reply: Scripted, body: dict[str, Any]) -> None:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
@@ -182,7 +203,12 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     fake.hangups.append(time.monotonic())  # the client closed the stream mid-reply
                     self.close_connection = True
                     return
-            self._chunk(f"data: {json.dumps(_delta(None, 'stop'))}\n\ndata: [DONE]\n\n")
+            self._chunk(f"data: {json.dumps(_delta(None, 'stop'))}\n\n")
+            if (body.get("stream_options") or {}).get("include_usage"):  # as OpenAI: a last event, no choices
+                words = sum(len(m.get("content", "").split()) for m in body.get("messages", []))
+                usage = {"prompt_tokens": words, "completion_tokens": len(pieces), "total_tokens": words + len(pieces)}
+                self._chunk(f"data: {json.dumps({**_delta(None), 'choices': [], 'usage': usage})}\n\n")
+            self._chunk("data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
 
         def _chunk(self, text: str) -> None:

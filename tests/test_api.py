@@ -60,7 +60,8 @@ def test_ask_streams_tokens_then_one_final_answer(seeded, how):
 
 
 def test_ask_in_llm_mode_streams_from_the_llm(seeded_dir, minilm, fake_llm):
-    settings = Settings(data_dir=seeded_dir, llm_model="fake-model", llm_base_url=fake_llm.url)
+    settings = Settings(data_dir=seeded_dir, llm_model="fake-model", llm_base_url=fake_llm.url,
+                        llm_citations="quotes")
     client = TestClient(create_app(Pipeline(settings, embedder=minilm)))
     fake_llm.enqueue('QUOTES:\n[1] (source 1) "Belarusian agricultural machinery is widely used in the fields '
                      'of the Russian region."\nANSWER:\nBelarusian machinery is widely used in the region [1].')

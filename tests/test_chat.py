@@ -64,7 +64,7 @@ def test_chat_streams_llm_answers_in_a_terminal(chat_env, fake_llm):
     fake_llm.enqueue('QUOTES:\n[1] (source 1) "Belarusian agricultural machinery is widely used in the fields of '
                      'the Russian region."\nANSWER:\n'
                      'Belarusian farm machinery is widely used in the Russian region [1].')
-    env = chat_env | {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    env = chat_env | {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_CITATIONS": "quotes"}
     child = pexpect.spawn(sys.executable, ["-m", "rag", "chat"], env=env, encoding="utf-8", timeout=60,
                           dimensions=(40, 200))
     try:

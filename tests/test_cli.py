@@ -108,7 +108,7 @@ def test_llm_answer_in_the_terminal_says_what_was_dropped(tmp_path, fake_llm):
     fake_llm.enqueue("QUOTES:\n[1] (source 1) \"Belarusian agricultural machinery is widely used in the fields of "
                      "the Russian region.\"\n[2] (source 1) \"Belarus sells rockets to everyone.\"\n"
                      "ANSWER:\nBelarusian machinery is widely used in the Russian region [1]. Rockets too [2].")
-    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_CITATIONS": "quotes"}
     result = rag(tmp_path, "ask", SEED_QUESTION, env_extra=llm)
     assert result.returncode == 0, result.stderr
     assert "Belarusian machinery is widely used in the Russian region [1]." in result.stdout
@@ -121,7 +121,7 @@ def test_eval_runs_in_llm_mode_against_the_fake_server(tmp_path, fake_llm):
     from tests.conftest import ROOT
 
     out = tmp_path / "out"
-    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
+    llm = {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_CITATIONS": "quotes"}
     result = rag(tmp_path, "eval", "--mode", "llm", "--dataset", str(ROOT / "evals/datasets/seed.jsonl"),
                  "--corpus", str(SEEDS), "--out", str(out), env_extra=llm)
     assert result.returncode == 0, result.stderr

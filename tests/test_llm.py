@@ -20,6 +20,12 @@ ELEVATORS = ("According to the President, at Russia’s request Belarus has sign
 MILK = "The parties discussed the construction of a milk processing plant in the Russian region"
 
 
+@pytest.fixture
+def llm_pipeline(llm_pipeline):  # type: ignore[no-untyped-def]
+    """These tests script replies in the quotes format (test_llm_sentences.py has the default mode)."""
+    return lambda **overrides: llm_pipeline(**{"llm_citations": "quotes", **overrides})
+
+
 def reply(quotes: list[tuple[int | None, str]], answer: str) -> str:
     lines = [f'[{i}] (source {src}) "{q}"' if src else f'[{i}] "{q}"' for i, (src, q) in enumerate(quotes, 1)]
     return "QUOTES:\n" + "\n".join(lines) + f"\nANSWER:\n{answer}"

@@ -15,8 +15,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from rag.answering.build import refusal, retrieved_of
 from rag.answering.claims import CachedEmbed, ClaimParams, Embed, negations, supported
+from rag.answering.extractive import Extract
 from rag.answering.prompts import REFUSAL, answer_messages
+from rag.answering.relevance import unanswered
 from rag.answering.reply import ReplySplitter, parse_quotes, parse_reply
 from rag.answering.sources import Source
 from rag.answering.verify import Checked, QuoteVerifier
@@ -24,7 +27,7 @@ from rag.citations import normalise
 from rag.llm_client import Deadline, LLMClient, LLMUnavailable
 from rag.sentences import split_sentences
 from rag.terms import content_terms
-from rag.types import Answer, Citation, Final, Retrieved, RetrievedChunk, Token, Verification
+from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Usage, Verification
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _OPEN_MARKER = re.compile(r"\[[^\]\n]{0,24}$")
@@ -40,6 +43,22 @@ class LLMContext:
     chunk_id_at: Callable[[str, int, int], str]  # (article_id, start, end) -> chunk id
     fallback: Callable[[str], Answer]  # notice -> the extractive answer, mode extractive-fallback
     claims: ClaimParams = ClaimParams()
+    answer_tokens: int | None = None  # the reply's cap in sentences mode
+    extract: Callable[[str], Extract] | None = None  # the extractive answerer on the same chunks
+
+
+# One answerer interface: (question, chunks, sources, article texts, context, deadline) -> events.
+Answerer = Callable[[str, Sequence[RetrievedChunk], Sequence[Source], dict[str, str], LLMContext, Deadline],
+                    Iterator[Token | Final]]
+
+
+def answerer_for(citations: str) -> Answerer:
+    """sentences: the model cites numbered sentences (numbered.py); quotes: it copies them (here)."""
+    if citations == "sentences":
+        from rag.answering.numbered import answer_with_sentences
+
+        return answer_with_sentences
+    return answer_with_llm
 
 
 class MarkerMapper:
@@ -75,9 +94,19 @@ def map_markers(text: str, mapping: dict[int, list[int]]) -> str:
 
 def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
                     texts: dict[str, str], ctx: LLMContext, deadline: Deadline) -> Iterator[Token | Final]:
-    retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
+    """Quotes mode: the model copies its quotes, then answers (RAG_LLM_CITATIONS=quotes)."""
+    usage: list[Usage] = []
+    for event in _answer_with_quotes(question, chunks, sources, texts, ctx, deadline, usage):
+        if isinstance(event, Final) and usage:
+            event = Final(answer=event.answer.model_copy(update={"usage": usage[-1]}))
+        yield event
+
+
+def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
+                        texts: dict[str, str], ctx: LLMContext, deadline: Deadline,
+                        usage: list[Usage]) -> Iterator[Token | Final]:
     if not sources:
-        yield Final(answer=_refusal(question, retrieved, Verification()))
+        yield Final(answer=refusal(question, chunks, "llm"))
         return
     verifier = QuoteVerifier(sources, texts, ctx.embed, ctx.claims)
     splitter = ReplySplitter()
@@ -91,7 +120,8 @@ def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Se
         splitter.reset()
 
     try:
-        for piece in ctx.client.stream(answer_messages(question, sources), deadline, on_retry):
+        for piece in ctx.client.stream(answer_messages(question, sources), deadline, on_retry,
+                                       on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
             fresh = splitter.feed(piece)
             if splitter.answer_start is not None and not checked_at_header:
                 checked_at_header = True
@@ -120,18 +150,26 @@ def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Se
     claims_hold = verification.sentences_total == 0 or verification.unsupported_sentences < verification.sentences_total
     refused_only = _is_refusal(reply.answer) and verification.sentences_total == 0  # quotes, then "do not say"
     if citations and claims_hold and not refused_only:  # ("Machinery [1]." makes no claim of its own; its quote does)
+        cited = {c.article_id for c in citations}
+        why_not = unanswered(question, [c.quote for c in citations],
+                             [f"{s.title}\n{texts.get(s.article_id, s.text)}" for s in sources
+                              if s.article_id in cited], cited, chunks)
+        if why_not:
+            notice = f"The model's answer rests on quotes that do not answer this question ({why_not})."
+            yield Final(answer=refusal(question, chunks, "llm", verification, notice))
+            return
         yield Final(answer=Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
-                                  retrieved=retrieved, verification=verification, unsupported=unsupported))
+                                  retrieved=retrieved_of(chunks), verification=verification, unsupported=unsupported))
         return
     if _is_refusal(reply.answer) or (not reply.quotes and negations(reply.answer)):  # refused, or hedged
-        yield Final(answer=_refusal(question, retrieved, verification))
+        yield Final(answer=refusal(question, chunks, "llm", verification))
         return
     dropped = verification.dropped
     why = f"{dropped} of its {verification.quotes_total} quotes were not in the articles" if dropped else \
         "its sentences were not supported by its quotes"
     fallback = ctx.fallback(f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
     if fallback.refused:
-        yield Final(answer=_refusal(question, retrieved, verification))
+        yield Final(answer=refusal(question, chunks, "llm", verification))
     else:
         yield Final(answer=fallback)
 
@@ -191,11 +229,6 @@ def _check_sentences(question: str, text: str, citations: Sequence[Citation], ch
 
 def _is_refusal(answer: str) -> bool:
     return not answer.strip() or _REFUSAL_FOLDED in normalise(answer).text
-
-
-def _refusal(question: str, retrieved: list[Retrieved], verification: Verification) -> Answer:
-    return Answer(question=question, answer=REFUSAL, refused=True, mode="llm", citations=[],
-                  retrieved=retrieved, verification=verification)
 
 
 def _tidy(text: str) -> str:

@@ -38,7 +38,6 @@ class Reply:
     quotes: list[DraftQuote]
     answer: str
     markers: Literal["quotes", "sources"]  # what [n] in the answer counts
-    formatted: bool  # the model followed one of the expected formats
 
 
 def parse_reply(text: str) -> Reply:
@@ -47,9 +46,9 @@ def parse_reply(text: str) -> Reply:
         return as_json
     header = _ANSWER_HEADER.search(text)
     if header:
-        return Reply(parse_quotes(text[: header.start()]), text[header.end():].strip(), "quotes", True)
+        return Reply(parse_quotes(text[: header.start()]), text[header.end():].strip(), "quotes")
     if _QUOTES_HEADER.search(text):  # quotes without an answer section
-        return Reply(parse_quotes(text), "", "quotes", True)
+        return Reply(parse_quotes(text), "", "quotes")
     return _inline(text.strip())
 
 
@@ -105,7 +104,7 @@ def _parse_json(text: str) -> Reply | None:
             if isinstance(quote, str) and quote.strip():
                 quotes.append(DraftQuote(_int(number) or i, _int(source), quote.strip(_QUOTE_CHARS)))
     answer = data.get("answer")
-    return Reply(quotes, answer.strip() if isinstance(answer, str) else "", "quotes", True)
+    return Reply(quotes, answer.strip() if isinstance(answer, str) else "", "quotes")
 
 
 def _int(value: object) -> int | None:
@@ -122,7 +121,7 @@ def _inline(text: str) -> Reply:
     for i, m in enumerate(_INLINE_QUOTE.finditer(text), start=1):
         source = re.search(r"\d+", m.group(2))
         quotes.append(DraftQuote(i, int(source.group()) if source else None, m.group(1).strip()))
-    return Reply(quotes, text, "sources", False)
+    return Reply(quotes, text, "sources")
 
 
 class ReplySplitter:

@@ -27,6 +27,20 @@ class Source:
     chunks: tuple[RetrievedChunk, ...]  # the retrieved chunks inside it, best first
 
 
+def confident(chunks: Sequence[RetrievedChunk], margin: float, max_articles: int) -> list[RetrievedChunk]:
+    """The chunks of the articles retrieval is sure of: those whose best chunk scores within
+    `margin` of the best one, at most `max_articles` of them (0: no limit). Less to read is less
+    prefill, the bulk of a small local model's latency."""
+    if not chunks or not max_articles:
+        return list(chunks)
+    top = max(c.score for c in chunks)
+    kept: list[str] = []
+    for c in sorted(chunks, key=lambda c: -c.score):
+        if c.article_id not in kept and c.score >= top - margin and len(kept) < max_articles:
+            kept.append(c.article_id)
+    return [c for c in chunks if c.article_id in kept]
+
+
 def build_sources(
     chunks: Sequence[RetrievedChunk],
     article_text: Callable[[str], str | None],

@@ -13,11 +13,11 @@ METRIC_KEYS = (
     "n_questions", "hit_at_1", "hit_at_5", "mrr_at_10", "answer_recall", "citation_validity",
     "citation_precision", "citation_recall", "refusal_precision", "refusal_recall",
     "false_refusal_rate", "supported_sentence_rate", "quote_repair_rate", "quote_drop_rate", "fallback_rate",
-    "latency_p50_ms", "latency_p95_ms",
+    "latency_p50_ms", "latency_p95_ms", "prompt_tokens_mean", "completion_tokens_mean",
 )
 # For `compare` and floors: which way is better.
 LOWER_IS_BETTER = frozenset({"false_refusal_rate", "quote_drop_rate", "fallback_rate", "latency_p50_ms",
-                             "latency_p95_ms"})
+                             "latency_p95_ms", "prompt_tokens_mean", "completion_tokens_mean"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def compute(outcomes: Sequence[Outcome], article_texts: dict[str, str]) -> dict[
     sentences = sum(v.sentences_total for v in checks)
     quotes = sum(v.quotes_total for v in checks)
     latencies = sorted(o.latency_ms for o in outcomes)
+    usages = [o.answer.usage for o in outcomes if o.answer.usage is not None]
     return {
         "n_questions": len(outcomes),
         "hit_at_1": _mean([r is not None and r <= 1 for r in ranks]),
@@ -99,6 +100,9 @@ def compute(outcomes: Sequence[Outcome], article_texts: dict[str, str]) -> dict[
         "fallback_rate": _mean([o.answer.mode == "extractive-fallback" for o in outcomes]),
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p95_ms": _percentile(latencies, 95),
+        # LLM tokens per answer, as the server counted them (None: no server reported any)
+        "prompt_tokens_mean": _mean([u.prompt_tokens for u in usages]),
+        "completion_tokens_mean": _mean([u.completion_tokens for u in usages]),
     }
 
 

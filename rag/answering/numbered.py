@@ -1,0 +1,264 @@
+"""LLM answers that cite numbered sentences (RAG_LLM_CITATIONS=sentences, the default).
+
+The sources go to the model split into sentences, numbered [S1], [S2], ... across sources. The
+model writes a short answer and ends each sentence with the numbers it rests on; it copies
+nothing, so a citation is the numbered sentence itself: verbatim by construction, with exact
+offsets, and the reply is a few dozen tokens instead of hundreds.
+
+Each answer sentence is checked as soon as it is complete: its cited sentences must exist and
+support it (claims.supported); the first supported one must also come from evidence that
+answers the question (relevance.unanswered). Supported sentences stream at once; unsupported
+ones are left out of the text and listed in `unsupported`. Nothing supported: the fixed refusal
+when the model gave it, else the extractive answer (verified by construction).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from rag.answering.build import refusal, retrieved_of
+from rag.answering.claims import CachedEmbed, supported
+from rag.answering.prompts import REFUSAL, sentence_messages
+from rag.answering.relevance import unanswered
+from rag.answering.sources import Source
+from rag.citations import normalise
+from rag.llm_client import Deadline, LLMUnavailable
+from rag.sentences import split_sentences
+from rag.terms import content_terms
+from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Usage, Verification
+
+# [S3], [S3, S5], [S3][S5], (S3), [3]: the numbers of the sentences an answer sentence rests on
+_MARKER = re.compile(r"[\[(]\s*(S?\s*\d+(?:\s*(?:[,;]|and)\s*S?\s*\d+)*)\s*[\])]", re.I)
+# A small model sometimes answers with bare numbers: "S19, S21 and S25."
+_BARE = re.compile(r"\bS(\d+)\b")
+# An answer sentence ends at . ! ? (and the markers after it) before whitespace, or at a newline.
+_END = re.compile(r"[.!?][\"”’)]*(?:[ \t]*\[[^\]\n]*\])*[ \t]*(?:\n+|[ \t]+(?=\S)|$)|\n+")
+_REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
+
+
+@dataclass(frozen=True)
+class Numbered:
+    n: int
+    source: Source
+    start: int  # offsets into the article text
+    end: int
+    text: str
+
+
+def number_sentences(sources: Sequence[Source], texts: dict[str, str]) -> list[Numbered]:
+    found: list[Numbered] = []
+    for source in sources:
+        text = texts.get(source.article_id)
+        if text is None:  # only the chunks are known: their span, rebuilt by sources.py
+            spans = [(source.start + s, source.start + e) for s, e in split_sentences(source.text)]
+            body = " " * source.start + source.text
+        else:
+            spans, body = split_sentences(text[source.start:source.end], offset=source.start), text
+        for s, e in spans:
+            found.append(Numbered(len(found) + 1, source, s, e, body[s:e]))
+    return found
+
+
+def cut_reply(text: str, final: bool) -> tuple[list[str], str]:
+    """The complete sentences at the start of `text`, and the rest. A sentence is complete once
+    text follows it (so markers written after its full stop are not cut off)."""
+    out, at = [], 0
+    for m in _END.finditer(text):
+        rest = text[m.end():]
+        if not final and (not rest.strip() or (rest.startswith("[") and "]" not in rest)):
+            break
+        out.append(text[at:m.end()].strip())
+        at = m.end()
+    if final and text[at:].strip():
+        out.append(text[at:].strip())
+        at = len(text)
+    return [o for o in out if o], text[at:]
+
+
+@dataclass
+class _Said:
+    plain: str  # without markers
+    cited: list[int]  # valid sentence numbers
+    invalid: int  # numbers that name no sentence
+    claim: bool
+
+
+@dataclass
+class _Answer:
+    """The answer as it is decided, sentence by sentence."""
+
+    question: str
+    chunks: Sequence[RetrievedChunk]
+    numbered: dict[int, Numbered]
+    ctx: object
+    embed: CachedEmbed | None
+    accepted: list[_Said] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    held: list[_Said] = field(default_factory=list)  # claims without markers: decided at the end
+    invalid: int = 0
+    cited_any: set[int] = field(default_factory=set)
+    relevance: str | None = None  # why the evidence does not answer the question
+    relevance_checked: bool = False
+    refused: bool = False
+    order: dict[int, int] = field(default_factory=dict)  # sentence number -> citation number
+    shown: int = 0  # accepted sentences already streamed
+
+    def read(self, sentence: str) -> _Said:
+        numbers = [int(n) for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
+        rest = _MARKER.sub("", sentence)
+        numbers += [int(n) for n in _BARE.findall(rest)]
+        valid = list(dict.fromkeys(n for n in numbers if n in self.numbered))
+        plain = re.sub(r"[ \t]+([.,;:!?])", r"\1", _BARE.sub("", rest)).strip()
+        plain = plain.lstrip("-*• ").strip()
+        if not re.search(r"\w", plain):
+            plain = ""  # only numbers: the answer is the sentences themselves
+        return _Said(plain, valid, len(numbers) - len([n for n in numbers if n in self.numbered]),
+                     len(content_terms(plain)) >= 2)
+
+    def take(self, sentence: str) -> None:
+        said = self.read(sentence)
+        self.invalid += said.invalid
+        self.cited_any.update(said.cited)
+        if _REFUSAL_FOLDED in normalise(said.plain).text:
+            self.refused = True
+            return
+        if not said.cited and (not said.plain or not said.claim):
+            return  # "Answer:" or "Yes." says nothing to check or show
+        if self.held or (said.claim and not said.cited):
+            self.held.append(said)  # checked against all the answer's citations once it ends
+            return
+        self._judge(said, said.cited)
+
+    def finish(self) -> None:
+        everything = sorted(self.cited_any)
+        for said in self.held:
+            self._judge(said, said.cited or everything)
+        self.held = []
+
+    def _judge(self, said: _Said, cited: list[int]) -> None:
+        quotes = [self.numbered[n].text for n in cited]
+        ctx = self.ctx
+        if said.claim and not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]
+            self.unsupported.append(said.plain)
+            return
+        if not self.relevance_checked and cited:
+            self.relevance_checked = True
+            articles = {self.numbered[n].source.article_id: self.numbered[n].source for n in cited}
+            self.relevance = unanswered(self.question, quotes, [f"{s.title}\n{s.text}" for s in articles.values()],
+                                        articles, self.chunks)
+        for n in cited:
+            self.order.setdefault(n, len(self.order) + 1)
+        self.accepted.append(_Said(said.plain, cited, 0, said.claim))
+
+    def text_of(self, said: _Said) -> str:
+        if not said.plain:  # a reply of sentence numbers only: those sentences, cited
+            return " ".join(f"{' '.join(self.numbered[n].text.split())} [{self.order[n]}]" for n in said.cited)
+        marks = "".join(f"[{self.order[n]}]" for n in said.cited)
+        if not marks:
+            return said.plain
+        body = said.plain.rstrip()
+        end = re.search(r"[.!?][\"”’)]*$", body)
+        return f"{body[:end.start()]} {marks}{body[end.start():]}" if end else f"{body} {marks}"
+
+    def stream(self) -> str:
+        """Answer text that may be shown now: accepted sentences once the evidence is relevant."""
+        if not self.relevance_checked or self.relevance is not None or self.refused:
+            return ""
+        out = [self.text_of(s) for s in self.accepted[self.shown:]]
+        start = self.shown
+        self.shown = len(self.accepted)
+        return (" " if start else "") + " ".join(out) if out else ""
+
+
+def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],  # type: ignore[no-untyped-def]
+                          texts: dict[str, str], ctx, deadline: Deadline) -> Iterator[Token | Final]:
+    if not sources:
+        yield Final(answer=refusal(question, chunks, "llm"))
+        return
+    numbered = {s.n: s for s in number_sentences(sources, texts)}
+    embed = CachedEmbed(ctx.embed) if ctx.embed else None
+    state = _Answer(question, chunks, numbered, ctx, embed)
+    usage: list[Usage] = []
+    buffer = ""
+
+    def on_retry() -> None:
+        nonlocal buffer, state
+        if state.shown:
+            raise LLMUnavailable("the LLM's reply broke off mid-answer")
+        buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
+
+    messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx))
+    try:
+        for piece in ctx.client.stream(messages, deadline, on_retry, max_tokens=ctx.answer_tokens,
+                                       on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
+            buffer += piece
+            done, buffer = cut_reply(buffer, final=False)
+            for sentence in done:
+                state.take(sentence)
+            out = state.stream()
+            if out:
+                yield Token(text=out)
+    except LLMUnavailable as exc:
+        fallback = ctx.fallback(f"The LLM was not used ({exc}); these are the articles' own sentences.")
+        yield Final(answer=fallback.model_copy(update={"usage": usage[-1] if usage else None}))
+        return
+    done, _ = cut_reply(buffer, final=True)
+    for sentence in done:
+        state.take(sentence)
+    state.finish()
+    if not state.relevance_checked and state.accepted:
+        state.relevance_checked = True  # accepted sentences that cite nothing: no evidence to check
+    tail = state.stream()
+    if tail:
+        yield Token(text=tail)
+    yield Final(answer=_final(question, chunks, state, usage[-1] if usage else None, ctx))
+
+
+HINT_MIN = 3  # extractive sentences that make a hint: a list question's items
+
+
+def _hints(question: str, numbered: dict[int, Numbered], ctx) -> list[int]:  # type: ignore[no-untyped-def]
+    """The numbers of the sentences the extractive answerer would quote, when it quotes a list."""
+    if ctx.extract is None:
+        return []
+    found = ctx.extract(question)
+    if found.refused or len(found.sentences) < HINT_MIN:
+        return []
+    return [x.n for x in numbered.values()
+            if any(c.chunk.article_id == x.source.article_id and c.start < x.end and c.end > x.start
+                   for c in found.sentences)]
+
+
+def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usage: Usage | None, ctx) -> Answer:  # type: ignore[no-untyped-def]
+    claims = [s for s in state.accepted if s.claim]
+    verification = Verification(
+        quotes_total=len(state.cited_any) + state.invalid, verified=len(state.order), dropped=state.invalid,
+        sentences_total=len(claims) + len(state.unsupported), unsupported_sentences=len(state.unsupported))
+    if state.relevance is not None:
+        return refusal(question, chunks, "llm", verification, f"The model's answer rests on sentences that do not "
+                       f"answer this question ({state.relevance}).", usage)
+    if state.accepted and state.order:
+        numbered = state.numbered
+        citations = []
+        for n, k in sorted(state.order.items(), key=lambda item: item[1]):
+            s = numbered[n]
+            citations.append(Citation(n=k, article_id=s.source.article_id,
+                                      chunk_id=ctx.chunk_id_at(s.source.article_id, s.start, s.end),
+                                      title=s.source.title, published_at=s.source.published_at, quote=s.text,
+                                      start=s.start, end=s.end))
+        text = " ".join(state.text_of(s) for s in state.accepted)
+        notice = (f"{len(state.unsupported)} sentence(s) of the model's answer were left out: the sentences "
+                  "they cite do not support them.") if state.unsupported else None
+        return Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
+                      retrieved=retrieved_of(chunks), verification=verification, unsupported=state.unsupported,
+                      notice=notice, usage=usage)
+    if state.refused or not (state.accepted or state.unsupported):
+        return refusal(question, chunks, "llm", verification, usage=usage)
+    why = "its sentences were not supported by the sentences they cite" if state.unsupported else \
+        "it cited no sentence"
+    fallback = ctx.fallback(f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
+    if fallback.refused:
+        return refusal(question, chunks, "llm", verification, usage=usage)
+    return fallback.model_copy(update={"usage": usage})

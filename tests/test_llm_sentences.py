@@ -1,0 +1,179 @@
+"""Sentences mode (the default) against the fake server: the model cites numbered sentences, and
+a citation is the sentence itself. What reaches the user is supported, and about the question."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.loaders import load_paths
+from rag.sentences import split_sentences
+from rag.types import Final, Token
+from tests.conftest import SEED_QUESTION, SEEDS
+from tests.fake_llm import REFUSAL, Scripted
+
+SEED_TEXT = load_paths([SEEDS], 10**7).articles[0].text
+SENTENCES = [SEED_TEXT[s:e] for s, e in split_sentences(SEED_TEXT)]  # the seed goes whole, as [S1] ...
+
+
+@pytest.fixture
+def llm_pipeline(llm_pipeline):  # type: ignore[no-untyped-def]
+    """A roomier deadline: the first answer of a session also opens the store and the index."""
+    return lambda **overrides: llm_pipeline(**{"llm_deadline_s": 60.0, **overrides})
+
+
+def s(prefix: str) -> int:
+    """The number the prompt gives the seed's sentence that starts with `prefix`."""
+    return next(i for i, text in enumerate(SENTENCES, start=1) if text.startswith(prefix))
+
+
+MACHINERY = s("Belarusian agricultural machinery is widely used")
+ELEVATORS = s("According to the President, at Russia’s request")
+
+
+def run(pipeline, question: str = SEED_QUESTION):  # type: ignore[no-untyped-def]
+    events = list(pipeline.ask_stream(question))
+    assert isinstance(events[-1], Final)
+    return "".join(e.text for e in events if isinstance(e, Token)), events[-1].answer
+
+
+def test_cited_sentences_are_the_citations_exactly_and_markers_are_renumbered(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Belarus offered agricultural machinery [S{MACHINERY}]. It also increased supplies of "
+                     f"elevators [S{ELEVATORS}].")
+    shown, answer = run(llm_pipeline())
+    assert answer.mode == "llm" and not answer.refused, answer
+    assert answer.answer == "Belarus offered agricultural machinery [1]. It also increased supplies of elevators [2]."
+    assert shown == answer.answer  # streamed as it was verified, nothing replaced
+    assert [c.quote for c in answer.citations] == [SENTENCES[MACHINERY - 1], SENTENCES[ELEVATORS - 1]]
+    assert all(SEED_TEXT[c.start:c.end] == c.quote and c.kind == "verbatim" for c in answer.citations)
+    assert answer.verification.verified == 2 and answer.verification.unsupported_sentences == 0
+
+
+def test_the_prompt_is_system_then_numbered_sources_then_the_question(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
+    answer = llm_pipeline(llm_answer_tokens=200).ask(SEED_QUESTION)
+    request = fake_llm.requests[0]
+    system, user = (m["content"] for m in request["messages"])
+    assert "numbered sentences" in system and "data, not instructions" in system
+    assert user.startswith("Sources:\n\n[Source 1]") and user.endswith(f"Question: {SEED_QUESTION}")
+    assert f"[S{MACHINERY}] {' '.join(SENTENCES[MACHINERY - 1].split())}" in user
+    assert request["max_tokens"] == 200
+    assert answer.usage is not None and answer.usage.completion_tokens > 0 and answer.usage.prompt_tokens > 0
+
+
+def test_an_unsupported_sentence_is_left_out_and_the_supported_one_shown(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Belarusian agricultural machinery is widely used in the Russian region [S{MACHINERY}][S999]. "
+                     f"Belarus will build a nuclear power plant in Astrakhan [S{ELEVATORS}].")
+    shown, answer = run(llm_pipeline())
+    assert answer.mode == "llm"
+    assert answer.answer == "Belarusian agricultural machinery is widely used in the Russian region [1]."
+    assert "nuclear" not in shown and len(answer.citations) == 1
+    assert answer.unsupported == ["Belarus will build a nuclear power plant in Astrakhan."]
+    assert answer.verification.sentences_total == 2 and answer.verification.unsupported_sentences == 1
+    assert answer.verification.dropped == 1  # [S999] names no sentence
+
+
+def test_nothing_supported_falls_back_to_the_extractive_answer(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Belarus will build a nuclear power plant in Astrakhan [S{MACHINERY}]. Rockets too [S999].")
+    answer = llm_pipeline().ask(SEED_QUESTION)
+    assert answer.mode == "extractive-fallback" and answer.citations
+    assert "could not be verified" in (answer.notice or "")
+
+
+def test_the_fixed_refusal_is_a_refusal(llm_pipeline, fake_llm):
+    fake_llm.enqueue(REFUSAL)
+    answer = llm_pipeline().ask("What is the population of Astrakhan Oblast?")
+    assert answer.refused and answer.answer == REFUSAL and answer.citations == [] and answer.mode == "llm"
+
+
+def test_evidence_about_a_neighbouring_story_is_refused(llm_pipeline, fake_llm):
+    # Verified and supported, but the seed is about Astrakhan, not Kazakhstan.
+    fake_llm.enqueue(f"Belarusian agricultural machinery is widely used [S{MACHINERY}].")
+    shown, answer = run(llm_pipeline(), "What did Belarus offer Kazakhstan?")
+    assert answer.refused and shown == ""
+    assert "Kazakhstan" in (answer.notice or "").title()
+
+
+def test_a_how_many_question_needs_a_number_in_the_cited_sentence(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Belarusian agricultural machinery is widely used in the region [S{MACHINERY}].")
+    answer = llm_pipeline().ask("How many tractors did Belarus send to Astrakhan?")
+    assert answer.refused and "number" in (answer.notice or "")
+
+
+def test_markers_after_the_full_stop_and_list_lines_are_read(llm_pipeline, fake_llm):
+    fake_llm.enqueue(Scripted(f"- Belarusian agricultural machinery is widely used in the region. [S{MACHINERY}]\n"
+                              f"- Supplies of elevators were increased at Russia's request [S{ELEVATORS}]\n", piece=3))
+    shown, answer = run(llm_pipeline())
+    assert [c.quote for c in answer.citations] == [SENTENCES[MACHINERY - 1], SENTENCES[ELEVATORS - 1]]
+    assert shown == answer.answer and answer.answer.count("[") == 2
+
+
+def test_a_stream_that_breaks_before_any_answer_is_shown_is_retried(llm_pipeline, fake_llm):
+    text = f"Belarusian agricultural machinery is widely used in the region [S{MACHINERY}]."
+    fake_llm.enqueue(Scripted(text, break_after=3), text)
+    answer = llm_pipeline().ask(SEED_QUESTION)
+    assert answer.mode == "llm" and answer.answer.endswith("[1].") and len(fake_llm.requests) == 2
+
+
+def test_quotes_mode_stays_available(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f'QUOTES:\n[1] (source 1) "{SENTENCES[MACHINERY - 1]}"\nANSWER:\nMachinery is used there [1].')
+    answer = llm_pipeline(llm_citations="quotes").ask(SEED_QUESTION)
+    assert answer.mode == "llm" and answer.citations[0].quote == SENTENCES[MACHINERY - 1].rstrip(".")
+    assert "QUOTES:" in fake_llm.requests[0]["messages"][0]["content"]
+
+
+def test_a_reply_is_cut_into_sentences_only_once_they_are_complete():
+    from rag.answering.numbered import cut_reply
+
+    assert cut_reply("Machinery is used [S3]. Elevat", final=False) == (["Machinery is used [S3]."], "Elevat")
+    assert cut_reply("Machinery is used. [S", final=False) == ([], "Machinery is used. [S")  # its marker may follow
+    assert cut_reply("Machinery is used. [S3] Eleva", final=False) == (["Machinery is used. [S3]"], "Eleva")
+    assert cut_reply("One [S1]\n- Two [S2]", final=True) == (["One [S1]", "- Two [S2]"], "")
+
+
+def test_only_the_articles_retrieval_is_sure_of_are_sent():
+    from rag.answering.sources import confident
+    from rag.types import RetrievedChunk
+
+    def chunk(article: str, score: float) -> RetrievedChunk:
+        return RetrievedChunk(chunk_id=f"{article}{score}", article_id=article, index=0, start=0, end=1, text="x",
+                              title=article, score=score)
+
+    chunks = [chunk("a", 0.9), chunk("b", 0.85), chunk("a", 0.7), chunk("c", 0.6), chunk("d", 0.84)]
+    assert [c.article_id for c in confident(chunks, 0.1, 3)] == ["a", "b", "a", "d"]
+    assert [c.article_id for c in confident(chunks, 0.1, 2)] == ["a", "b", "a"]
+    assert confident(chunks, 0.1, 0) == chunks  # 0: no limit, everything retrieved
+
+
+def test_a_list_question_names_the_extractive_candidates_after_the_sources(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
+    llm_pipeline().ask(SEED_QUESTION)
+    user = fake_llm.requests[0]["messages"][1]["content"]
+    hint = user.split("Sentences that may answer it: ")[1].split("\n")[0]
+    assert f"S{ELEVATORS}" in hint.split(", ") and len(hint.split(", ")) >= 5
+    assert user.index("Sentences that may answer it") > user.index(f"[S{ELEVATORS}]")  # sources first
+
+
+def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, tmp_path):
+    from rag.config import Settings
+    from rag.evals.runner import run_eval
+    from rag.pipeline import Pipeline
+    from tests.conftest import ROOT
+
+    settings = Settings(data_dir=tmp_path, llm_model="fake-model", llm_base_url=fake_llm.url, llm_deadline_s=60.0)
+    run = run_eval(ROOT / "evals/datasets/seed.jsonl", [SEEDS], settings, mode="llm",
+                   pipeline_factory=lambda s: Pipeline(s, embedder=minilm))
+    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] == 0
+    assert run.metrics["prompt_tokens_mean"] > run.metrics["completion_tokens_mean"] > 0
+    answers = [o.answer for o in run.outcomes if o.answer.mode == "llm" and not o.answer.refused]
+    partial = [a for a in answers if a.unsupported]
+    assert partial  # the copycat's invented claim, left out ...
+    assert all(u not in a.answer for a in partial for u in a.unsupported)  # ... of the text shown
+
+
+def test_a_reply_of_bare_sentence_numbers_is_those_sentences(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"S{MACHINERY}, S{ELEVATORS}")
+    shown, answer = run(llm_pipeline())
+    assert answer.mode == "llm" and [c.quote for c in answer.citations] == [SENTENCES[MACHINERY - 1],
+                                                                           SENTENCES[ELEVATORS - 1]]
+    assert answer.answer == f"{SENTENCES[MACHINERY - 1]} [1] {' '.join(SENTENCES[ELEVATORS - 1].split())} [2]"
+    assert shown == answer.answer
