@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal, TypeVar
 
@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
 from rag.errors import ConfigError, LoadError
 from rag.store import ChunkStore, collection_stem, open_client
+from rag.timecues import AsOf, TimeCue, as_of_date, parse_cue, stale_notice
 from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
     Answer,
     Article,
@@ -26,10 +27,12 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Citation,
     Filters,
     Final,
+    Retrieval,
     Retrieved,
     RetrievedChunk,
     Token,
     Verification,
+    final_answer,
 )
 
 T = TypeVar("T")
@@ -178,9 +181,24 @@ class Pipeline:
                                  mmr_lambda=s.mmr_lambda)
         return Retriever(self.store, LexicalIndex(path), params, single_process=s.chroma_url is None)
 
-    def retrieve(self, question: str, k: int, filters: Filters = Filters(), params=None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
+    def time_cue(self, question: str, as_of: AsOf = None) -> TimeCue | None:
+        """The question's time cue resolved against `as_of` (default: now); None when time-awareness is off."""
+        if not self.settings.time_aware:
+            return None
+        return parse_cue(question, as_of_date(as_of))
+
+    def retrieve(self, question: str, k: int, filters: Filters = Filters(), params=None,  # type: ignore[no-untyped-def]
+                 as_of: AsOf = None) -> list[RetrievedChunk]:
+        """The best `k` chunks. Nothing published after `as_of` (default: now) is used, and the
+        question's time cue sets a recency prior (rag/timecues.py), unless settings.time_aware is off."""
+        return self._retrieve(question, k, filters, params, self.time_cue(question, as_of))
+
+    def _retrieve(self, question: str, k: int, filters: Filters, params, cue: TimeCue | None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
+        if cue is not None:
+            until = cue.as_of.isoformat()
+            filters = replace(filters, until=min(filters.until, until) if filters.until else until)
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        return self.retriever.retrieve(question, vector, k, filters, params)
+        return self.retriever.retrieve(question, vector, k, filters, params, cue)
 
     def resolve_mode(self, mode: Mode) -> Literal["extractive", "llm"]:
         if mode == "auto":
@@ -198,28 +216,38 @@ class Pipeline:
         return LLMClient(LLMConfig.from_settings(self.settings))
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(), mode: Mode = "auto",
-            history: History = ()) -> Answer:
-        final = None
-        for event in self.ask_stream(question, top_k, filters, mode, history):
-            if isinstance(event, Final):
-                final = event.answer
-        assert final is not None  # ask_stream always ends with Final
-        return final
+            history: History = (), as_of: AsOf = None) -> Answer:
+        return final_answer(self.ask_stream(question, top_k, filters, mode, history, as_of))
 
     def ask_stream(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
-                   mode: Mode = "auto", history: History = ()) -> Iterator[Token | Final]:
-        """Answer text as it is written, then `Final` with the verified answer."""
+                   mode: Mode = "auto", history: History = (), as_of: AsOf = None,
+                   rank_depth: int | None = None) -> Iterator[Token | Final | Retrieval]:
+        """Answer text as it is written, then `Final` with the verified answer.
+
+        `as_of` is when the question is asked (default: now): nothing published later is used.
+        With `rank_depth`, a `Retrieval` event comes first with the ranking that deep (the answer
+        still draws on the best `top_k`): what `rag eval` scores hit@k and MRR on.
+        """
         from rag.llm_client import Deadline
 
         resolved = self.resolve_mode(mode)
         deadline = Deadline(self.settings.llm_deadline_s)
         query, asked = self.follow_up(question, history, resolved, deadline)
-        k = top_k or self.settings.top_k
-        chunks = self.retrieve(query, max(k, 1), filters)
-        for event in self.answer_stream(asked, chunks, resolved, deadline):
-            if isinstance(event, Final) and query != question:
-                event = Final(answer=event.answer.model_copy(
-                    update={"question": question, "standalone_question": query}))
+        k = max(top_k or self.settings.top_k, 1)
+        cue = self.time_cue(query, as_of)
+        chunks = self._retrieve(query, max(k, rank_depth or 0), filters, None, cue)
+        if rank_depth:
+            yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
+        chunks = chunks[:k]
+        day = cue.as_of.isoformat() if cue else None
+        for event in self.answer_stream(asked, chunks, resolved, deadline, day):
+            if isinstance(event, Final):
+                update: dict[str, object] = {"as_of": day}
+                if query != question:
+                    update |= {"question": question, "standalone_question": query}
+                if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
+                    update["notice"] = f"{event.answer.notice} {stale}" if event.answer.notice else stale
+                event = Final(answer=event.answer.model_copy(update=update))
             yield event
 
     def follow_up(self, question: str, history: History, mode: str, deadline=None) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -238,7 +266,7 @@ class Pipeline:
         return rewrite(question, turns, None, deadline), question
 
     def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: Literal["extractive", "llm"],
-                      deadline=None) -> Iterator[Token | Final]:  # type: ignore[no-untyped-def]
+                      deadline=None, as_of: str | None = None) -> Iterator[Token | Final]:  # type: ignore[no-untyped-def]
         if mode == "extractive":
             answer = self.answer_from(question, chunks)
             if not answer.refused:
@@ -269,7 +297,8 @@ class Pipeline:
 
         ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
                          fallback, ClaimParams())
-        yield from answer_with_llm(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
+        yield from answer_with_llm(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s),
+                                   as_of=as_of)
 
     def _chunk_id_at(self, chunks: list[RetrievedChunk], article_id: str, start: int, end: int) -> str:
         """The chunk holding most of a span: a retrieved one if it can, else any of the article's."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 import numpy as np
 
 from rag.lexical import LexicalIndex, LexicalRow
 from rag.store import ChunkStore, build_where, date_number
+from rag.timecues import TimeCue
 from rag.types import Filters, RetrievedChunk
 
 Method = Literal["dense", "lexical", "hybrid"]
@@ -81,16 +83,18 @@ class Retriever:
     # --- searching ------------------------------------------------------------------------
 
     def retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters = Filters(),
-                 params: RetrievalParams | None = None) -> list[RetrievedChunk]:
+                 params: RetrievalParams | None = None, cue: TimeCue | None = None) -> list[RetrievedChunk]:
+        """The best `k` chunks within `window`; a time `cue` adds its recency prior to every
+        candidate's score before the cut (rag/timecues.py)."""
         p = params or self.params
         where = build_where(window.since, window.until, window.source)
         pool = max(p.pool, k)
         if p.method == "dense" and p.mmr_lambda >= 1.0:
-            return _ranked(self.store.query(vector, k, where), "dense")
+            return _with_prior(_ranked(self.store.query(vector, k, where), "dense"), cue)[:k]
         self.sync()
         match = self.index.match(question)
         if p.method == "lexical":
-            found = _ranked(self._lexical(match, pool, window)[:k], "lexical")
+            found = _with_prior(_ranked(self._lexical(match, pool, window), "lexical"), cue)[:k]
             vectors = self.index.vectors([c.chunk_id for c in found])  # cosines, for answer scoring
             return [c.model_copy(update={"dense_score": round(float(vectors[c.chunk_id] @ vector), 6)})
                     if c.chunk_id in vectors else c for c in found]
@@ -99,6 +103,7 @@ class Retriever:
             candidates = _ranked(dense, "dense")
         else:
             candidates = self._fuse(match, vector, dense, pool, window, p)
+        candidates = _with_prior(candidates, cue)
         if p.mmr_lambda < 1.0:
             return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
@@ -137,6 +142,27 @@ class Retriever:
             "score": round(fused[i], 6), "dense_rank": dense_rank.get(i), "lexical_rank": lexical_rank.get(i),
             "dense_score": round(cosine[i], 6) if i in cosine else None,
             "lexical_score": round(bm25.get(i, 0.0), 6)}) for i in order]
+
+
+def _with_prior(chunks: list[RetrievedChunk], cue: TimeCue | None) -> list[RetrievedChunk]:
+    """Add the cue's recency bonus to each score and re-sort (stable: ties keep their order)."""
+    if cue is None:
+        return chunks
+    dates: dict[str | None, date | None] = {}
+    out = []
+    for c in chunks:
+        if c.published_at not in dates:
+            dates[c.published_at] = _date(c.published_at)
+        bonus = cue.bonus(dates[c.published_at])
+        out.append(c.model_copy(update={"score": round(c.score + bonus, 6), "recency": round(bonus, 6)}))
+    return sorted(out, key=lambda c: c.score, reverse=True)
+
+
+def _date(iso: str | None) -> date | None:
+    try:
+        return date.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
 
 
 def _ranked(chunks: list[RetrievedChunk], side: str) -> list[RetrievedChunk]:

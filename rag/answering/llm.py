@@ -74,7 +74,8 @@ def map_markers(text: str, mapping: dict[int, list[int]]) -> str:
 
 
 def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
-                    texts: dict[str, str], ctx: LLMContext, deadline: Deadline) -> Iterator[Token | Final]:
+                    texts: dict[str, str], ctx: LLMContext, deadline: Deadline,
+                    as_of: str | None = None) -> Iterator[Token | Final]:
     retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
     if not sources:
         yield Final(answer=_refusal(question, retrieved, Verification()))
@@ -91,7 +92,7 @@ def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Se
         splitter.reset()
 
     try:
-        for piece in ctx.client.stream(answer_messages(question, sources), deadline, on_retry):
+        for piece in ctx.client.stream(answer_messages(question, sources, as_of), deadline, on_retry):
             fresh = splitter.feed(piece)
             if splitter.answer_start is not None and not checked_at_header:
                 checked_at_header = True

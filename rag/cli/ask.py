@@ -4,13 +4,14 @@ import json
 
 import click
 
-from rag.cli.common import date_option, get_pipeline, user_errors
+from rag.cli.common import as_of_option, date_option, get_pipeline, user_errors
 
 
 def _filter_options(fn):  # type: ignore[no-untyped-def]
     fn = click.option("--source", help="Only articles from this source.")(fn)
     fn = date_option("--until", "Only articles published on or before this date.")(fn)
     fn = date_option("--since", "Only articles published on or after this date.")(fn)
+    fn = as_of_option(fn)
     return click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")(fn)
 
 
@@ -21,13 +22,14 @@ def _filter_options(fn):  # type: ignore[no-untyped-def]
 @click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True,
               help="extractive: the articles' own sentences; llm: written by RAG_LLM_MODEL, quotes verified; "
                    "auto: llm when RAG_LLM_MODEL is set.")
-def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-        as_json: bool, mode: str) -> None:
+def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,  # type: ignore[no-untyped-def]
+        as_of, as_json: bool, mode: str) -> None:
     """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
 
     \b
     Example:
       rag ask "What did Belarus offer Astrakhan?" --since 2025-01-01
+      rag ask "Which company is the latest to announce layoffs?" --as-of 2024-06-14
       RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=qwen rag ask "..." --mode llm
     """
     import sys
@@ -37,7 +39,7 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
     with user_errors():
-        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)  # type: ignore[arg-type]
+        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode, as_of=as_of)  # type: ignore[arg-type]
         answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
         click.echo(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2))
@@ -48,13 +50,13 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
 def show_answer_text(events, live: bool, text: bool = True):  # type: ignore[no-untyped-def]
     """Print answer text as it streams (when `live`), then make sure what stands on screen is the
     final, verified answer; return that answer."""
-    from rag.types import Final
+    from rag.types import Final, Token
 
     shown = ""
     for event in events:
         if isinstance(event, Final):
             answer = event.answer
-        elif live:
+        elif live and isinstance(event, Token):
             click.echo(event.text, nl=False)
             shown += event.text
     if shown and shown != answer.answer:
@@ -75,6 +77,8 @@ def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
                    "and were dropped.")
     if answer.notice:
         click.echo(f"Note: {answer.notice}")
+    if answer.as_of and answer.citations:
+        click.echo(f"(as of {answer.as_of}; each source's date is shown with it)")
     if answer.citations:
         click.echo("\nSources:")
     kinds = {"reattributed": " (found in another source than the model said)",
@@ -94,8 +98,8 @@ def print_answer_details(answer) -> None:  # type: ignore[no-untyped-def]
 @click.option("--explain", is_flag=True, help="Show each chunk's dense rank, lexical rank and fused score.")
 @click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
               help="Override RAG_RETRIEVAL for this search.")
-def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-           explain: bool, retrieval: str | None) -> None:
+def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,  # type: ignore[no-untyped-def]
+           as_of, explain: bool, retrieval: str | None) -> None:
     """Show the chunks retrieved for QUERY, best first, with their scores.
 
     \b
@@ -109,15 +113,20 @@ def search(query: str, top_k: int | None, since: str | None, until: str | None, 
     pipeline = get_pipeline()
     with user_errors():
         params = replace(pipeline.retriever.params, method=retrieval) if retrieval else None
-        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params)
+        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params,
+                                   as_of)
     if explain:
-        click.echo(" rank  fused    dense (rank)     bm25 (rank)   chunk")
+        cue = pipeline.time_cue(query, as_of)
+        click.echo(f"time: {cue.describe() if cue else 'off (RAG_TIME_AWARE=false)'}")
+        click.echo(" rank  score    dense (rank)     bm25 (rank)  recency  published   chunk")
     for rank, c in enumerate(chunks, start=1):
         preview = " ".join(c.text.split())[:160]
         if explain:
             dense = f"{c.dense_score:.3f} ({_rank(c.dense_rank)})" if c.dense_score is not None else "-"
             lexical = (f"{c.lexical_score:.2f} ({_rank(c.lexical_rank)})" if c.lexical_score else "no match")
-            click.echo(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}   {c.chunk_id} [{c.start}:{c.end}]")
+            recency = f"+{c.recency:.3f}" if c.recency is not None else "-"
+            click.echo(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}  {recency:>7}  "
+                       f"{c.published_at or '?':<10}  {c.chunk_id} [{c.start}:{c.end}]")
             click.echo(f"       {preview}")
         else:
             click.echo(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")

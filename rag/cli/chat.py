@@ -5,7 +5,7 @@ import sys
 import click
 
 from rag.cli.ask import print_answer_details, show_answer_text
-from rag.cli.common import get_pipeline, user_errors
+from rag.cli.common import as_of_option, get_pipeline, user_errors
 
 HELP = """Commands:
   /sources   the chunks retrieved for the last answer, with scores
@@ -17,8 +17,10 @@ HELP = """Commands:
 class Chat:
     """One conversation: answers questions with the history of the ones before."""
 
-    def __init__(self, pipeline, mode: str, top_k: int | None, live: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, pipeline, mode: str, top_k: int | None, live: bool,  # type: ignore[no-untyped-def]
+                 as_of=None) -> None:
         self.pipeline = pipeline
+        self.as_of = as_of
         self.mode = mode
         self.top_k = top_k
         self.live = live  # stream answer text as it is written
@@ -52,7 +54,8 @@ class Chat:
 
     def answer(self, question: str) -> None:
         with user_errors():
-            events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history)
+            events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history,
+                                             as_of=self.as_of)
             answer = show_answer_text(events, self.live)
         if answer.standalone_question:
             click.echo(f"(searched for: {answer.standalone_question})")
@@ -78,7 +81,8 @@ class Chat:
 @click.command()
 @click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True)
 @click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
-def chat(mode: str, top_k: int | None) -> None:
+@as_of_option
+def chat(mode: str, top_k: int | None, as_of) -> None:  # type: ignore[no-untyped-def]
     """Ask questions in a conversation; follow-ups ("and what about food?") use what came before.
 
     \b
@@ -89,7 +93,7 @@ def chat(mode: str, top_k: int | None) -> None:
     with user_errors():
         pipeline.resolve_mode(mode)  # type: ignore[arg-type]
     interactive = sys.stdin.isatty()
-    session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty())
+    session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty(), as_of=as_of)
     if not interactive:
         for line in sys.stdin:
             if not session.handle(line):
