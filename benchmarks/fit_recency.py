@@ -82,7 +82,8 @@ def main() -> None:
         other = [r for r in rows if r[1] != train]
         params = {kind: fit([r for r in rows if r[1] == train], kind, PRODUCTION_DENSE) for kind in PRIORS}
         print(f"fit on {train} {({k: (p.weight, p.half_life, p.window) for k, p in params.items()})}; "
-              f"other years: {scores(other, params, PRODUCTION_DENSE)}; shipped: {scores(other, PRIORS, PRODUCTION_DENSE)}")
+              f"other years: {scores(other, params, PRODUCTION_DENSE)}; "
+              f"shipped: {scores(other, PRIORS, PRODUCTION_DENSE)}")
     print(json.dumps({k: [p.weight, p.half_life, p.window] for k, p in fitted.items()}))
 
 
@@ -96,7 +97,9 @@ def ranks(rows, priors: dict, dense: int) -> list[int | None]:  # type: ignore[n
         prior = priors[kind]
         c2 = replace(cue, prior=prior, since=cue.since if kind == "date" else
                      date.fromordinal(cue.as_of.toordinal() - prior.window))
-        scored = sorted(((s + c2.bonus(d), h) for s, d, h, *_ in pool(cands, dense)), key=lambda x: -x[0])
+        mine = pool(cands, dense)
+        c2 = c2.settle([(s, d) for s, d, *_ in mine])
+        scored = sorted(((s + c2.bonus(d), h) for s, d, h, *_ in mine), key=lambda x: -x[0])
         out.append(next((i for i, (_, h) in enumerate(scored[:RANK_DEPTH], 1) if h), None))
     return out
 
@@ -104,7 +107,8 @@ def ranks(rows, priors: dict, dense: int) -> list[int | None]:  # type: ignore[n
 def scores(rows, priors: dict, dense: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     r = ranks(rows, priors, dense)
     n = len(r) or 1
-    return {"hit@1": round(sum(x == 1 for x in r) / n, 3), "hit@5": round(sum(x is not None and x <= 5 for x in r) / n, 3),
+    return {"hit@1": round(sum(x == 1 for x in r) / n, 3),
+            "hit@5": round(sum(x is not None and x <= 5 for x in r) / n, 3),
             "mrr@10": round(sum(1 / x for x in r if x) / n, 3)}
 
 

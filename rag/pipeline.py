@@ -312,7 +312,7 @@ class Pipeline:
         return found.chunk_id
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, chunks, self.params, self.store.article_chunks)
+        result = extract(question, _time_weighted(chunks), self.params, self.store.article_chunks)
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
@@ -351,6 +351,13 @@ def _lexical_row(article: Article, chunk: Chunk, vector):  # type: ignore[no-unt
                                   published_at=article.published_at, source=article.source, score=0.0,
                                   starts_paragraph=chunk.starts_paragraph)
     return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None, vector)
+
+
+def _time_weighted(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+    """The chunks with the recency prior added to the similarity the extractive answerer ranks
+    sentences by, so the answer comes from the article retrieval preferred for its date."""
+    return [c.model_copy(update={"dense_score": c.dense_score + c.recency}) if c.recency and c.dense_score is not None
+            else c for c in chunks]
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from typing import Literal
 
@@ -148,16 +149,16 @@ def _with_prior(chunks: list[RetrievedChunk], cue: TimeCue | None) -> list[Retri
     """Add the cue's recency bonus to each score and re-sort (stable: ties keep their order)."""
     if cue is None:
         return chunks
-    dates: dict[str | None, date | None] = {}
+    dated = [(c, _date(c.published_at)) for c in chunks]
+    cue = cue.settle([(c.score, d) for c, d in dated])
     out = []
-    for c in chunks:
-        if c.published_at not in dates:
-            dates[c.published_at] = _date(c.published_at)
-        bonus = cue.bonus(dates[c.published_at])
+    for c, d in dated:
+        bonus = cue.bonus(d)
         out.append(c.model_copy(update={"score": round(c.score + bonus, 6), "recency": round(bonus, 6)}))
     return sorted(out, key=lambda c: c.score, reverse=True)
 
 
+@lru_cache(maxsize=4096)
 def _date(iso: str | None) -> date | None:
     try:
         return date.fromisoformat(iso) if iso else None

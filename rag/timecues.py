@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -30,6 +31,9 @@ Kind = Literal["recent", "date", "none"]
 AsOf = datetime | date | None  # when a question is asked; None means now
 # A "latest" answer whose newest source is older than this (days before as_of) says "as of <date>".
 STALE_DAYS = 14
+# A "latest" question over news that has nothing so new: the period moves back to the newest
+# candidate whose score is within this much of the best one (set by hand on the time set, not fitted).
+NEAR_BEST = 0.05
 _AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
@@ -81,6 +85,18 @@ class TimeCue:
             return 0.0
         distance = (self.since - published).days if published < self.since else max(0, (published - self.until).days)
         return self.prior.weight * 0.5 ** (distance / self.prior.half_life)
+
+    def settle(self, candidates: Sequence[tuple[float, date | None]]) -> TimeCue:
+        """For a `recent` cue, when no near-best candidate is inside the period, "latest" means
+        the newest near-best one: the period moves back to end at its date."""
+        if self.kind != "recent" or not candidates:
+            return self
+        best = max(score for score, _ in candidates)
+        newest = max((d for score, d in candidates if d is not None and score >= best - NEAR_BEST), default=None)
+        if newest is None or newest >= self.since:
+            return self
+        return replace(self, since=newest - timedelta(days=self.prior.window), until=newest,
+                       phrase=f"{self.phrase}, newest near-best {newest.isoformat()}")
 
     def describe(self) -> str:
         what = f"'{self.phrase}' ({self.kind})" if self.phrase else "no time cue"

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from rag.pipeline import Filters
-from rag_api.deps import PipelineDep
 from rag.timecues import parse_as_of
+from rag_api.deps import PipelineDep
 from rag_api.schemas import AS_OF_DOC, MAX_QUESTION_CHARS, SearchOut, real_date
 
 router = APIRouter(tags=["retrieval"])
