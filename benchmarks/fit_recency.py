@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import pickle
 import sys
 from dataclasses import replace
 from datetime import date
@@ -52,8 +53,19 @@ def main() -> None:
     questions = load_dataset(args.data / args.dataset, texts).questions
     if args.limit:
         questions = questions[: args.limit]
+    rows = candidates(pipeline, questions, texts, args.store / f"candidates-{args.dataset}.pickle")
+    report(rows)
+
+
+def candidates(pipeline, questions, texts, cache: Path):  # type: ignore[no-untyped-def]
+    """Per question: (kind, year, cue, [(score, published, hit, dense_rank, lexical_rank)]), cached."""
+    key = (len(texts), [q.id for q in questions])
+    if cache.exists():
+        saved_key, rows = pickle.loads(cache.read_bytes())
+        if saved_key == key:
+            return rows
     deep = replace(pipeline.retriever.params, dense_pool=DEEP)
-    rows = []  # per question: (kind, year, cue, [(score, published, hit, dense_rank, lexical_rank)])
+    rows = []
     for n, q in enumerate(questions, 1):
         as_of = q.as_of.date() if q.as_of else date.today()
         cue = parse_cue(q.question, as_of)
@@ -66,7 +78,11 @@ def main() -> None:
         rows.append((cue.kind, as_of.year, cue, cands))
         if n % 200 == 0:
             print(f"  retrieved {n}/{len(questions)}", file=sys.stderr)
+    cache.write_bytes(pickle.dumps((key, rows)))
+    return rows
 
+
+def report(rows) -> None:  # type: ignore[no-untyped-def]
     print(f"{len(rows)} questions; kinds:", {k: sum(r[0] == k for r in rows) for k in PRIORS})
     for dense in (8, 10, 16, 40):
         print(f"dense pool {dense}: evidence among the candidates for "

@@ -312,7 +312,8 @@ class Pipeline:
         return found.chunk_id
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive") -> Answer:
-        result = extract(question, _time_weighted(chunks), self.params, self.store.article_chunks)
+        result = extract(question, _time_weighted(chunks, self.settings.hybrid_alpha), self.params,
+                         self.store.article_chunks)
         retrieved = [Retrieved(chunk_id=c.chunk_id, article_id=c.article_id, score=round(c.score, 4)) for c in chunks]
         if result.refused:
             return Answer(question=question, answer=REFUSAL, refused=True, mode=mode,
@@ -353,11 +354,13 @@ def _lexical_row(article: Article, chunk: Chunk, vector):  # type: ignore[no-unt
     return LexicalRow(as_retrieved, date_number(article.published_at) if article.published_at else None, vector)
 
 
-def _time_weighted(chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+def _time_weighted(chunks: list[RetrievedChunk], dense_share: float) -> list[RetrievedChunk]:
     """The chunks with the recency prior added to the similarity the extractive answerer ranks
-    sentences by, so the answer comes from the article retrieval preferred for its date."""
-    return [c.model_copy(update={"dense_score": c.dense_score + c.recency}) if c.recency and c.dense_score is not None
-            else c for c in chunks]
+    sentences by (in cosine units: the prior is in fused units, where the cosine counts
+    `dense_share`), so the answer comes from the article retrieval preferred for its date."""
+    scale = 1 / max(dense_share, 0.1)
+    return [c.model_copy(update={"dense_score": c.dense_score + scale * c.recency})
+            if c.recency and c.dense_score is not None else c for c in chunks]
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

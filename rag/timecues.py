@@ -31,8 +31,8 @@ Kind = Literal["recent", "date", "none"]
 AsOf = datetime | date | None  # when a question is asked; None means now
 # A "latest" answer whose newest source is older than this (days before as_of) says "as of <date>".
 STALE_DAYS = 14
-# A "latest" question over news that has nothing so new: the period moves back to the newest
-# candidate whose score is within this much of the best one (set by hand on the time set, not fitted).
+# A "latest" question over news with nothing inside its period: the period moves back to the
+# newest candidate scoring within this much of the best one (set by hand on the time set, not fitted).
 NEAR_BEST = 0.05
 _AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
@@ -87,13 +87,15 @@ class TimeCue:
         return self.prior.weight * 0.5 ** (distance / self.prior.half_life)
 
     def settle(self, candidates: Sequence[tuple[float, date | None]]) -> TimeCue:
-        """For a `recent` cue, when no near-best candidate is inside the period, "latest" means
-        the newest near-best one: the period moves back to end at its date."""
+        """For a `recent` cue over news with no candidate inside the period at all, "latest" means
+        the newest of the near-best candidates: the period moves back to end at its date."""
         if self.kind != "recent" or not candidates:
+            return self
+        if any(d is not None and d >= self.since for _, d in candidates):
             return self
         best = max(score for score, _ in candidates)
         newest = max((d for score, d in candidates if d is not None and score >= best - NEAR_BEST), default=None)
-        if newest is None or newest >= self.since:
+        if newest is None:
             return self
         return replace(self, since=newest - timedelta(days=self.prior.window), until=newest,
                        phrase=f"{self.phrase}, newest near-best {newest.isoformat()}")
