@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -101,10 +101,9 @@ class Retriever:
                     if c.chunk_id in vectors else c for c in found]
         dense = self.store.query(vector, max(p.dense_pool, k), where)
         if p.method == "dense":
-            candidates = _ranked(dense, "dense")
+            candidates = _with_prior(_ranked(dense, "dense"), cue)
         else:
-            candidates = self._fuse(match, vector, dense, pool, window, p)
-        candidates = _with_prior(candidates, cue)
+            candidates = self._fuse(match, vector, dense, pool, window, p, cue)
         if p.mmr_lambda < 1.0:
             return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
@@ -117,7 +116,7 @@ class Retriever:
         return self.index.search(match, k, since, until, window.source)
 
     def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Filters,
-              p: RetrievalParams) -> list[RetrievedChunk]:
+              p: RetrievalParams, cue: TimeCue | None = None) -> list[RetrievedChunk]:
         lexical = self._lexical(match, pool, window)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         lexical_rank = {c.chunk_id: r for r, c in enumerate(lexical, start=1)}
@@ -138,24 +137,32 @@ class Retriever:
                 fused[i] = sum(1 / (p.rrf_k + ranks[i]) for ranks in (dense_rank, lexical_rank) if i in ranks)
             else:
                 fused[i] = p.alpha * cosine.get(i, 0.0) + (1 - p.alpha) * bm25.get(i, 0.0) / best_bm25
+        recency = _bonuses(cue, [(i, fused[i], chunks[i].published_at) for i in chunks]) if cue else {}
+        for i, bonus in recency.items():
+            fused[i] += bonus
         order = sorted(chunks, key=lambda i: fused[i], reverse=True)
         return [chunks[i].model_copy(update={
             "score": round(fused[i], 6), "dense_rank": dense_rank.get(i), "lexical_rank": lexical_rank.get(i),
             "dense_score": round(cosine[i], 6) if i in cosine else None,
-            "lexical_score": round(bm25.get(i, 0.0), 6)}) for i in order]
+            "lexical_score": round(bm25.get(i, 0.0), 6), "recency": round(recency[i], 6) if cue else None})
+            for i in order]
 
 
 def _with_prior(chunks: list[RetrievedChunk], cue: TimeCue | None) -> list[RetrievedChunk]:
     """Add the cue's recency bonus to each score and re-sort (stable: ties keep their order)."""
     if cue is None:
         return chunks
-    dated = [(c, _date(c.published_at)) for c in chunks]
-    cue = cue.settle([(c.score, d) for c, d in dated])
-    out = []
-    for c, d in dated:
-        bonus = cue.bonus(d)
-        out.append(c.model_copy(update={"score": round(c.score + bonus, 6), "recency": round(bonus, 6)}))
+    recency = _bonuses(cue, [(c.chunk_id, c.score, c.published_at) for c in chunks])
+    out = [c.model_copy(update={"score": round(c.score + recency[c.chunk_id], 6),
+                                "recency": round(recency[c.chunk_id], 6)}) for c in chunks]
     return sorted(out, key=lambda c: c.score, reverse=True)
+
+
+def _bonuses(cue: TimeCue, scored: list[tuple[str, float, str | None]]) -> dict[str, float]:
+    """chunk id -> what the (settled) cue adds to its score; see rag/timecues.py."""
+    dated = [(i, score, _date(published)) for i, score, published in scored]
+    settled = cue.settle([(score, d) for _, score, d in dated])
+    return {i: settled.bonus(d) for i, _, d in dated}
 
 
 @lru_cache(maxsize=4096)
