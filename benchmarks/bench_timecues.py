@@ -33,6 +33,36 @@ def questions(limit: int, data: Path) -> list[tuple[str, date]]:
     return out[:limit]
 
 
+def retrieval(store: Path, qs: list[tuple[str, date]]) -> None:
+    """Retrieval after the question is embedded (the embedding is the same either way), with the
+    cue parsed and applied and the as_of filter on, against neither; interleaved."""
+    from rag.config import Settings
+    from rag.pipeline import Filters, Pipeline
+    from rag.timecues import parse_cue
+
+    pipeline = Pipeline(Settings(data_dir=store))
+    vectors = pipeline.embedder.embed([q for q, _ in qs])
+    retriever = pipeline.retriever
+
+    def aware(q: str, v, as_of: date) -> None:  # type: ignore[no-untyped-def]
+        cue = parse_cue(q, as_of)
+        retriever.retrieve(q, v, 8, Filters(until=as_of.isoformat()), None, cue)
+
+    def off(q: str, v, as_of: date) -> None:  # type: ignore[no-untyped-def]
+        retriever.retrieve(q, v, 8)
+
+    times: dict[str, list[float]] = {"time-aware": [], "off": []}
+    for rep in range(2):  # the first pass warms both
+        for (q, as_of), v in zip(qs, vectors, strict=True):
+            for name, run in (("time-aware", aware), ("off", off)):
+                t = time.perf_counter()
+                run(q, v, as_of)
+                if rep:
+                    times[name].append(time.perf_counter() - t)
+    for name, values in times.items():
+        print(f"retrieval k=8 after embedding, {name}: {summary_ms(values)}")
+
+
 def import_cost(module: str) -> float:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
@@ -42,8 +72,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/news-dev"))
+    ap.add_argument("--store", type=Path, help="An ingested RAG_DATA_DIR: also time retrieval with and "
+                                               "without time-awareness, interleaved (e.g. out/fit-recency)")
     args = ap.parse_args()
     qs = questions(args.limit, args.data)
+    if args.store:
+        retrieval(args.store, qs)
     from rag.timecues import parse_cue
 
     grammar = []
