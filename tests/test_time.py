@@ -163,3 +163,22 @@ def test_final_answer_reads_events_until_the_final_one(rates):
     assert answer.as_of == date.today().isoformat()
     with pytest.raises(RuntimeError, match="final answer"):
         final_answer(iter([]))
+
+
+def test_the_time_set_needs_as_of(minilm, tmp_path):
+    """evals/datasets/time.jsonl: one story at several dates; without time-awareness the wrong
+    date's article wins about half the time."""
+    from rag.evals.runner import run_eval
+    from tests.conftest import ROOT
+
+    def run(time_aware: bool):  # type: ignore[no-untyped-def]
+        settings = Settings(data_dir=tmp_path, time_aware=time_aware)
+        return run_eval(ROOT / "evals/datasets/time.jsonl", [ROOT / "evals/corpus-time"], settings,
+                        pipeline_factory=lambda s: Pipeline(s, embedder=minilm))
+
+    aware, off = run(True), run(False)
+    assert not aware.dataset.errors and aware.metrics["citation_validity"] == 1.0
+    assert aware.metrics["hit_at_1"] >= 0.95 > 0.5 > off.metrics["hit_at_1"]
+    assert aware.metrics["answer_recall"] > off.metrics["answer_recall"] + 0.2
+    outcome = next(o for o in aware.outcomes if o.question.id == "time-002")
+    assert outcome.answer.as_of == "2024-06-10" and "6.75 percent" in outcome.answer.answer
