@@ -64,7 +64,7 @@ def retrieval(store: Path, qs: list[tuple[str, date]]) -> None:
 
 
 def import_cost(module: str) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    code = f"import time; t = time.process_time(); import {module}; print(time.process_time() - t)"
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
