@@ -191,10 +191,14 @@ class Pipeline:
                  as_of: AsOf = None) -> list[RetrievedChunk]:
         """The best `k` chunks. Nothing published after `as_of` (default: now) is used, and the
         question's time cue sets a recency prior (rag/timecues.py), unless settings.time_aware is off."""
-        return self._retrieve(question, k, filters, params, self.time_cue(question, as_of))
+        return self._retrieve(question, k, filters, params, self.time_cue(question, as_of), as_of is not None)
 
-    def _retrieve(self, question: str, k: int, filters: Filters, params, cue: TimeCue | None) -> list[RetrievedChunk]:  # type: ignore[no-untyped-def]
-        if cue is not None:
+    def _retrieve(self, question: str, k: int, filters: Filters, params, cue: TimeCue | None,  # type: ignore[no-untyped-def]
+                  explicit: bool) -> list[RetrievedChunk]:
+        # An explicit as_of filters by date on both sides, so undated articles (which cannot be
+        # shown to predate it) are not used; left at now, undated articles stay and the retriever
+        # drops only dated ones after today.
+        if cue is not None and explicit:
             until = cue.as_of.isoformat()
             filters = replace(filters, until=min(filters.until, until) if filters.until else until)
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
@@ -235,7 +239,7 @@ class Pipeline:
         query, asked = self.follow_up(question, history, resolved, deadline)
         k = max(top_k or self.settings.top_k, 1)
         cue = self.time_cue(query, as_of)
-        chunks = self._retrieve(query, max(k, rank_depth or 0), filters, None, cue)
+        chunks = self._retrieve(query, max(k, rank_depth or 0), filters, None, cue, as_of is not None)
         if rank_depth:
             yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
         chunks = chunks[:k]

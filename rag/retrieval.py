@@ -87,7 +87,14 @@ class Retriever:
                  params: RetrievalParams | None = None, cue: TimeCue | None = None) -> list[RetrievedChunk]:
         """The best `k` chunks within `window`; a time `cue` adds its recency prior to every
         candidate's score before the cut (rag/timecues.py)."""
-        p = params or self.params
+        found = self._retrieve(question, vector, k, window, params or self.params, cue)
+        if cue is None:
+            return found
+        after = cue.as_of.isoformat()  # nothing published after as_of, whatever the filters said
+        return [c for c in found if not (c.published_at and c.published_at > after)]
+
+    def _retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters, p: RetrievalParams,
+                  cue: TimeCue | None) -> list[RetrievedChunk]:
         where = build_where(window.since, window.until, window.source)
         pool = max(p.pool, k)
         if p.method == "dense" and p.mmr_lambda >= 1.0:

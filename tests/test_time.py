@@ -182,3 +182,10 @@ def test_the_time_set_needs_as_of(minilm, tmp_path):
     assert aware.metrics["answer_recall"] > off.metrics["answer_recall"] + 0.2
     outcome = next(o for o in aware.outcomes if o.question.id == "time-002")
     assert outcome.answer.as_of == "2024-06-10" and "6.75 percent" in outcome.answer.answer
+
+
+def test_undated_articles_stay_at_now_and_go_with_an_explicit_as_of(rates):
+    rates.ingest([Article(id="undated", title="Veloria note", text="The Bank of Veloria key rate note has no date.")])
+    assert "undated" in {c.article_id for c in rates.retrieve("Bank of Veloria key rate note", 10)}
+    assert "undated" not in {c.article_id for c in rates.retrieve("Bank of Veloria key rate note", 10,
+                                                                      as_of=parse_as_of("2024-12-01"))}
