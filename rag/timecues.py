@@ -98,8 +98,8 @@ class TimeCue:
         newest = max((d for score, d in candidates if d is not None and score >= best - NEAR_BEST), default=None)
         if newest is None:
             return self
-        # Capped at NEAR_BEST: it reorders near-equal candidates only. Uncapped (0.3) it cost the
-        # news-dev questions asked at "now" 0.04 of hit@5 (docs/design.md).
+        # Capped at NEAR_BEST: it reorders near-equal candidates only, and old news asked about
+        # "now" ranks as without time-awareness (docs/design.md).
         return replace(self, since=newest - timedelta(days=self.prior.window), until=newest,
                        prior=replace(self.prior, weight=min(self.prior.weight, NEAR_BEST)),
                        phrase=f"{self.phrase}, newest near-best {newest.isoformat()}")
