@@ -51,6 +51,7 @@ eval-gate: install
 	$(BIN)/rag eval --dataset evals/datasets/corpus.jsonl $(EVAL_CORPUS) --out out/eval-corpus --floors evals/floors/corpus.json
 	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json
 	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json
+	$(BIN)/rag eval --dataset evals/datasets/time.jsonl --corpus evals/corpus-time --out out/eval-time --floors evals/floors/time.json
 	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
 	$(MAKE) --no-print-directory eval-news
 

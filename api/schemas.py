@@ -32,6 +32,28 @@ class FiltersIn(BaseModel):
     _dates = field_validator("since", "until")(real_date)
 
 
+def as_of_value(value: str | None) -> str | None:
+    """`as_of`: YYYY-MM-DD or YYYY-MM-DDTHH:MM; kept as given once it parses."""
+    if value is not None:
+        from rag.timecues import parse_as_of
+
+        parse_as_of(value)  # ValueError names the value and the format: a 422
+    return value
+
+
+AS_OF_DOC = ("When the question is asked, YYYY-MM-DD or YYYY-MM-DDTHH:MM (default: now). Articles published "
+             "after it are not used; 'this week' and 'latest' mean the days before it.")
+
+
+class RagExtras(BaseModel):
+    """The `rag` object a chat-completions request may carry: options OpenAI's API has no field for."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: str | None = Field(None, description=AS_OF_DOC, examples=["2025-05-03"])
+
+    _as_of = field_validator("as_of")(as_of_value)
+
+
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
@@ -47,9 +69,12 @@ class AskIn(BaseModel):
     top_k: int | None = Field(None, ge=1, le=50)
     mode: Literal["auto", "extractive", "llm"] = "auto"
     filters: FiltersIn | None = None
+    as_of: str | None = Field(None, description=AS_OF_DOC, examples=["2025-05-03T12:00"])
     stream: bool = Field(False, description="Server-Sent Events: `token` events, then one `final` event.")
     history: list[Turn] = Field(default_factory=list, max_length=50,
                                 description="Earlier messages, oldest first, for follow-up questions.")
+
+    _as_of = field_validator("as_of")(as_of_value)
 
 
 ARTICLE_EXAMPLE: dict[str, JsonValue] = {"id": "minsk-2025-05-02", "title": "Lukashenko meets Astrakhan governor",
@@ -146,3 +171,4 @@ class ChatIn(BaseModel):
     model: str = "rag-news"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    rag: RagExtras | None = Field(None, description="Extras of this service, e.g. {\"as_of\": \"2025-05-03\"}.")

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     hybrid_fusion: Fusion = "weighted"
     hybrid_alpha: float = Field(0.8, ge=0, le=1, description="Weighted fusion: share of the dense score.")
     mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = no diversification.")
+    time_aware: bool = Field(True, description="Use when a question is asked (as_of) and its time cue in ranking; "
+                                               "off: dates are ignored unless --since/--until say so.")
     lexical_dir: Path | None = Field(None, description="Where the BM25 index lives; default DATA_DIR/lexical.")
     # Replicas (docs/DEPLOY.md): how the BM25 cache follows the store's change feed.
     sync_staleness_s: float = Field(1.0, ge=0, le=3600, description="Longest a replica's BM25 index lags the store.")

@@ -40,6 +40,8 @@ from rag.types import Article, ArticleInfo, Chunk, Filters, RetrievedChunk, Stor
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.timecues import TimeCue
+
 log = logging.getLogger("rag.index")
 _FEED_BATCH = 200  # articles re-read from the store per request when applying the feed
 
@@ -128,10 +130,10 @@ class ChunkIndex:
     # --- search -----------------------------------------------------------------------------
 
     def search(self, question: str, vector: np.ndarray, k: int, filters: Filters = Filters(),
-               params: RetrievalParams | None = None) -> list[RetrievedChunk]:
+               params: RetrievalParams | None = None, cue: TimeCue | None = None) -> list[RetrievedChunk]:
         if self._background is None:
             self.follow_if_due()
-        return self.retriever.retrieve(question, vector, k, filters, params)
+        return self.retriever.retrieve(question, vector, k, filters, params, cue)
 
     def lexical_ready(self) -> bool:
         # While this process loads, the file is locked for the load: say "not yet" without asking it.

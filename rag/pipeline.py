@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
@@ -22,6 +22,7 @@ from rag.errors import ConfigError, LoadError
 from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
+from rag.timecues import AsOf, TimeCue, as_of_date, parse_cue, stale_notice
 from rag.tokens import get_encoding
 from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
     Answer,
@@ -30,9 +31,11 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Chunk,
     Filters,
     Final,
+    Retrieval,
     RetrievedChunk,
     StoredChunk,
     Token,
+    final_answer,
 )
 
 if TYPE_CHECKING:
@@ -198,10 +201,28 @@ class Pipeline:
     def delete_article(self, article_id: str) -> bool:
         return self.index.delete(article_id)
 
+    def time_cue(self, question: str, as_of: AsOf = None) -> TimeCue | None:
+        """The question's time cue resolved against `as_of` (default: now); None when time-awareness is off."""
+        if not self.settings.time_aware:
+            return None
+        return parse_cue(question, as_of_date(as_of))
+
     def retrieve(self, question: str, k: int, filters: Filters = Filters(),
-                 params: RetrievalParams | None = None) -> list[RetrievedChunk]:
+                 params: RetrievalParams | None = None, as_of: AsOf = None) -> list[RetrievedChunk]:
+        """The best `k` chunks. Nothing published after `as_of` (default: now) is used, and the
+        question's time cue sets a recency prior (rag/timecues.py), unless settings.time_aware is off."""
+        return self._retrieve(question, k, filters, params, self.time_cue(question, as_of), as_of is not None)
+
+    def _retrieve(self, question: str, k: int, filters: Filters, params: RetrievalParams | None,
+                  cue: TimeCue | None, explicit: bool) -> list[RetrievedChunk]:
+        # An explicit as_of filters by date on both sides, so undated articles (which cannot be
+        # shown to predate it) are not used; left at now, undated articles stay and the retriever
+        # drops only dated ones after today.
+        if cue is not None and explicit:
+            until = cue.as_of.isoformat()
+            filters = replace(filters, until=min(filters.until, until) if filters.until else until)
         vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        return self.index.search(question, vector, k, filters, params)
+        return self.index.search(question, vector, k, filters, params, cue)
 
     def resolve_mode(self, mode: Mode) -> AnswerMode:
         if mode == "auto":
@@ -215,26 +236,36 @@ class Pipeline:
         return LLMClient(LLMConfig.from_settings(self.settings))
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(), mode: Mode = "auto",
-            history: History = ()) -> Answer:
-        final = None
-        for event in self.ask_stream(question, top_k, filters, mode, history):
-            if isinstance(event, Final):
-                final = event.answer
-        assert final is not None  # ask_stream always ends with Final
-        return final
+            history: History = (), as_of: AsOf = None) -> Answer:
+        return final_answer(self.ask_stream(question, top_k, filters, mode, history, as_of))
 
     def ask_stream(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
-                   mode: Mode = "auto", history: History = ()) -> Iterator[Token | Final]:
-        """Answer text as it is written, then `Final` with the verified answer."""
+                   mode: Mode = "auto", history: History = (), as_of: AsOf = None,
+                   rank_depth: int | None = None) -> Iterator[Token | Final | Retrieval]:
+        """Answer text as it is written, then `Final` with the verified answer.
+
+        `as_of` is when the question is asked (default: now): nothing published later is used.
+        With `rank_depth`, a `Retrieval` event comes first with the ranking that deep (the answer
+        still draws on the best `top_k`): what `rag eval` scores hit@k and MRR on.
+        """
         resolved = self.resolve_mode(mode)
         deadline = Deadline(self.settings.llm_deadline_s)
         query, asked = self.follow_up(question, history, resolved, deadline)
-        k = top_k or self.settings.top_k
-        chunks = self.retrieve(query, max(k, 1), filters)
-        for event in self.answer_stream(asked, chunks, resolved, deadline):
-            if isinstance(event, Final) and query != question:
-                event = Final(answer=event.answer.model_copy(
-                    update={"question": question, "standalone_question": query}))
+        k = max(top_k or self.settings.top_k, 1)
+        cue = self.time_cue(query, as_of)
+        chunks = self._retrieve(query, max(k, rank_depth or 0), filters, None, cue, as_of is not None)
+        if rank_depth:
+            yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
+        chunks = chunks[:k]
+        day = cue.as_of.isoformat() if cue else None
+        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=as_of is not None):
+            if isinstance(event, Final):
+                update: dict[str, object] = {"as_of": day}
+                if query != question:
+                    update |= {"question": question, "standalone_question": query}
+                if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
+                    update["notice"] = f"{event.answer.notice} {stale}" if event.answer.notice else stale
+                event = Final(answer=event.answer.model_copy(update=update))
             yield event
 
     def follow_up(self, question: str, history: History, mode: str,
@@ -252,9 +283,12 @@ class Pipeline:
         return rewrite(question, turns, None, deadline), question
 
     def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode,
-                      deadline: Deadline | None = None) -> Iterator[Token | Final]:
+                      deadline: Deadline | None = None, as_of: str | None = None,
+                      dated: bool = False) -> Iterator[Token | Final]:
+        """`as_of`: the day the question is asked (the LLM prompt says it); `dated`: the asker gave
+        it, so the extractive refusal model may use the article's age (rag/answering/evidence.py)."""
         if mode == "extractive":
-            answer = self.answer_from(question, chunks)
+            answer = self.answer_from(question, chunks, as_of=as_of if dated else None)
             if not answer.refused:
                 yield Token(text=answer.answer)
             yield Final(answer=answer)
@@ -285,7 +319,7 @@ class Pipeline:
 
         ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
                          fallback, ClaimParams(), s.llm_answer_tokens,
-                         lambda q: self.extract(q, chunks))
+                         lambda q: self.extract(q, chunks), as_of)
         answerer = answerer_for(s.llm_citations)
         yield from answerer(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
 
@@ -304,7 +338,8 @@ class Pipeline:
         """The extractive answer's sentences, or its refusal and the reason (benchmarks/fit_refusal.py
         fits the refusal decision on exactly this). `as_of`: the day the question was asked, when
         the asker said so (not a default today)."""
-        return extract(question, chunks, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
+        weighted = _time_weighted(chunks, self.settings.hybrid_alpha) if self.settings.time_aware else chunks
+        return extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
                     as_of: str | None = None) -> Answer:
@@ -323,6 +358,15 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
             return
         futures.append(pool.submit(next, items, sentinel))
         yield cast(T, item)
+
+
+def _time_weighted(chunks: list[RetrievedChunk], dense_share: float) -> list[RetrievedChunk]:
+    """The chunks with the recency prior added to the similarity the extractive answerer ranks
+    sentences by (in cosine units: the prior is in fused units, where the cosine counts
+    `dense_share`), so the answer comes from the article retrieval preferred for its date."""
+    scale = 1 / max(dense_share, 0.1)
+    return [c.model_copy(update={"dense_score": c.dense_score + scale * c.recency})
+            if c.recency and c.dense_score is not None else c for c in chunks]
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

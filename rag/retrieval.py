@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
 from rag.lexical import LexicalIndex
 from rag.store import ChunkStore, date_number
+from rag.timecues import TimeCue
 from rag.types import Filters, RetrievedChunk
 
 Method = Literal["dense", "lexical", "hybrid"]
@@ -44,24 +47,33 @@ class Retriever:
         self.lexical_ready = lexical_ready  # False while a new replica loads: dense only
 
     def retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters = Filters(),
-                 params: RetrievalParams | None = None) -> list[RetrievedChunk]:
-        p = params or self.params
+                 params: RetrievalParams | None = None, cue: TimeCue | None = None) -> list[RetrievedChunk]:
+        """The best `k` chunks within `window`; a time `cue` adds its recency prior to every
+        candidate's score before the cut (rag/timecues.py)."""
+        found = self._retrieve(question, vector, k, window, params or self.params, cue)
+        if cue is None:
+            return found
+        after = cue.as_of.isoformat()  # nothing published after as_of, whatever the filters said
+        return [c for c in found if not (c.published_at and c.published_at > after)]
+
+    def _retrieve(self, question: str, vector: np.ndarray, k: int, window: Filters, p: RetrievalParams,
+                  cue: TimeCue | None) -> list[RetrievedChunk]:
         pool = max(p.pool, k)
         ready = self.lexical_ready()
         infos = self.index.infos if ready else None
         if not ready or (p.method == "dense" and p.mmr_lambda >= 1.0):
-            return _ranked(self.store.query(vector, k, window, infos), "dense")
+            return _with_prior(_ranked(self.store.query(vector, k, window, infos), "dense"), cue)[:k]
         match = self.index.match(question)
         if p.method == "lexical":
-            found = _ranked(self._lexical(match, pool, window)[:k], "lexical")
+            found = _with_prior(_ranked(self._lexical(match, pool, window), "lexical"), cue)[:k]
             vectors = self.index.vectors([c.chunk_id for c in found])  # cosines, for answer scoring
             return [c.model_copy(update={"dense_score": round(float(vectors[c.chunk_id] @ vector), 6)})
                     if c.chunk_id in vectors else c for c in found]
         dense = self.store.query(vector, max(p.dense_pool, k), window, infos)
         if p.method == "dense":
-            candidates = _ranked(dense, "dense")
+            candidates = _with_prior(_ranked(dense, "dense"), cue)
         else:
-            candidates = self._fuse(match, vector, dense, pool, window, p)
+            candidates = self._fuse(match, vector, dense, pool, window, p, cue)
         if p.mmr_lambda < 1.0:
             return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
@@ -74,7 +86,7 @@ class Retriever:
         return self.index.search(match, k, since, until, window.source)
 
     def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Filters,
-              p: RetrievalParams) -> list[RetrievedChunk]:
+              p: RetrievalParams, cue: TimeCue | None = None) -> list[RetrievedChunk]:
         lexical = self._lexical(match, pool, window)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         lexical_rank = {c.chunk_id: r for r, c in enumerate(lexical, start=1)}
@@ -89,11 +101,40 @@ class Retriever:
         if unscored and len(lexical) >= pool:  # a shorter list holds every chunk that matches at all
             bm25.update(self.index.scores(match, unscored))
         fused = fuse(list(chunks), cosine, bm25, dense_rank, lexical_rank, p)
+        recency = _bonuses(cue, [(i, fused[i], chunks[i].published_at) for i in chunks]) if cue else {}
+        for i, bonus in recency.items():
+            fused[i] += bonus
         order = sorted(chunks, key=lambda i: fused[i], reverse=True)
         return [chunks[i].model_copy(update={
             "score": round(fused[i], 6), "dense_rank": dense_rank.get(i), "lexical_rank": lexical_rank.get(i),
             "dense_score": round(cosine[i], 6) if i in cosine else None,
-            "lexical_score": round(bm25.get(i, 0.0), 6)}) for i in order]
+            "lexical_score": round(bm25.get(i, 0.0), 6), "recency": round(recency[i], 6) if cue else None})
+            for i in order]
+
+
+def _with_prior(chunks: list[RetrievedChunk], cue: TimeCue | None) -> list[RetrievedChunk]:
+    """Add the cue's recency bonus to each score and re-sort (stable: ties keep their order)."""
+    if cue is None:
+        return chunks
+    recency = _bonuses(cue, [(c.chunk_id, c.score, c.published_at) for c in chunks])
+    out = [c.model_copy(update={"score": round(c.score + recency[c.chunk_id], 6),
+                                "recency": round(recency[c.chunk_id], 6)}) for c in chunks]
+    return sorted(out, key=lambda c: c.score, reverse=True)
+
+
+def _bonuses(cue: TimeCue, scored: list[tuple[str, float, str | None]]) -> dict[str, float]:
+    """chunk id -> what the (settled) cue adds to its score; see rag/timecues.py."""
+    dated = [(i, score, _date(published)) for i, score, published in scored]
+    settled = cue.settle([(score, d) for _, score, d in dated])
+    return {i: settled.bonus(d) for i, _, d in dated}
+
+
+@lru_cache(maxsize=4096)
+def _date(iso: str | None) -> date | None:
+    try:
+        return date.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
 
 
 def fuse(ids: Sequence[str], cosine: dict[str, float], bm25: dict[str, float], dense_rank: dict[str, int],

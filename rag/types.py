@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,6 +83,7 @@ class RetrievedChunk(StoredChunk):
     lexical_rank: int | None = None
     dense_score: float | None = None
     lexical_score: float | None = None
+    recency: float | None = None  # what the time cue's recency prior added to `score` (rag/timecues.py)
 
 
 class Citation(_Frozen):
@@ -139,6 +141,7 @@ class Answer(_Frozen):
     notice: str | None = None  # e.g. why the LLM was not used
     standalone_question: str | None = None  # a follow-up rewritten for retrieval
     usage: Usage | None = None  # LLM tokens, when the server reported them
+    as_of: str | None = None  # ISO date the question was asked at; nothing published after it was used
 
 
 class Token(_Frozen):
@@ -151,3 +154,19 @@ class Final(_Frozen):
     """The last event of a streamed answer: the whole answer, verified. It supersedes the tokens."""
 
     answer: Answer
+
+
+class Retrieval(_Frozen):
+    """Sent first by `Pipeline.ask_stream(..., rank_depth=n)`: the ranking retrieval made (n deep,
+    best first) and the time cue it applied, for evals and traces."""
+
+    chunks: list[RetrievedChunk]
+    time_cue: str | None = None
+
+
+def final_answer(events: Iterable[object]) -> Answer:
+    """The verified answer of an event stream: read the events until `Final`."""
+    for event in events:
+        if isinstance(event, Final):
+            return event.answer
+    raise RuntimeError("the answer stream ended without its final answer")

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from rag.pipeline import Filters
-from rag.types import Answer, Final
+from rag.timecues import parse_as_of
+from rag.types import Answer, Final, final_answer
 from rag_api.deps import PipelineDep
 from rag_api.schemas import AskIn, FiltersIn
 from rag_api.sse import event, started, stream
@@ -30,9 +31,10 @@ def to_filters(f: FiltersIn | None) -> Filters:
 def ask(body: AskIn, request: Request, pipeline: PipelineDep) -> Answer | StreamingResponse:
     pipeline.resolve_mode(body.mode)  # an unconfigured LLM is a 400 before anything streams
     history = [(t.role, t.content) for t in body.history]
-    events = pipeline.ask_stream(body.question, body.top_k, to_filters(body.filters), body.mode, history)
+    events = pipeline.ask_stream(body.question, body.top_k, to_filters(body.filters), body.mode, history,
+                                 as_of=parse_as_of(body.as_of) if body.as_of else None)
     if not (body.stream or "text/event-stream" in request.headers.get("accept", "")):
-        return next(e.answer for e in events if isinstance(e, Final))
+        return final_answer(events)
     frames = (event("final", e.answer.model_dump()) if isinstance(e, Final) else event("token", {"text": e.text})
               for e in started(events))
     return stream(frames, lambda exc: event("error", {"detail": "the answer failed midway; ask again"}))

@@ -18,7 +18,8 @@ from fastapi.responses import StreamingResponse
 
 from rag.config import Mode
 from rag.hygiene import inert_markers, inert_sources_header
-from rag.types import Answer, Final, Token
+from rag.timecues import parse_as_of
+from rag.types import Answer, Final, Token, final_answer
 from rag_api.deps import PipelineDep
 from rag_api.schemas import MAX_QUESTION_CHARS, ChatIn
 from rag_api.sse import event, started, stream
@@ -43,10 +44,11 @@ def chat_completions(body: ChatIn, pipeline: PipelineDep) -> dict[str, Any] | St
     question, history = _split(body)
     mode = MODELS.get(body.model, "auto")
     pipeline.resolve_mode(mode)
-    events = pipeline.ask_stream(question, mode=mode, history=history)
+    as_of = parse_as_of(body.rag.as_of) if body.rag and body.rag.as_of else None
+    events = pipeline.ask_stream(question, mode=mode, history=history, as_of=as_of)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if not body.stream:
-        answer = next(e.answer for e in events if isinstance(e, Final))
+        answer = final_answer(events)
         return {
             "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content(answer)},

@@ -45,6 +45,7 @@ class LLMContext:
     claims: ClaimParams = ClaimParams()
     answer_tokens: int | None = None  # the reply's cap in sentences mode
     extract: Callable[[str], Extract] | None = None  # the extractive answerer on the same chunks
+    as_of: str | None = None  # the day the question is asked, for the prompt
 
 
 # One answerer interface: (question, chunks, sources, article texts, context, deadline) -> events.
@@ -120,7 +121,7 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
         splitter.reset()
 
     try:
-        for piece in ctx.client.stream(answer_messages(question, sources), deadline, on_retry,
+        for piece in ctx.client.stream(answer_messages(question, sources, ctx.as_of), deadline, on_retry,
                                        on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
             fresh = splitter.feed(piece)
             if splitter.answer_start is not None and not checked_at_header:

@@ -189,7 +189,8 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
             raise LLMUnavailable("the LLM's reply broke off mid-answer")
         buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
 
-    messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx))
+    messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx),
+                                 ctx.as_of)
     try:
         for piece in ctx.client.stream(messages, deadline, on_retry, max_tokens=ctx.answer_tokens,
                                        on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):

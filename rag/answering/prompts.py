@@ -49,26 +49,30 @@ Keep its meaning; replace words like "it", "they", "that" and "and what about" w
 Reply with the rewritten question only, on one line."""
 
 
-def answer_messages(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
-    blocks = []
-    for s in sources:
-        date = f" ({s.published_at})" if s.published_at else ""
-        blocks.append(f"[Source {s.n}] {s.title}{date}\n{s.text}")
-    user = "Sources:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"
+def answer_messages(question: str, sources: Sequence[Source], as_of: str | None = None) -> list[dict[str, str]]:
+    blocks = [f"{source_header(s)}\n{s.text}" for s in sources]
+    when = f"\n\nThe question is asked as of {as_of}." if as_of else ""
+    user = "Sources:\n\n" + "\n\n".join(blocks) + f"{when}\n\nQuestion: {question}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
+def source_header(s: Source) -> str:
+    """A numbered source's first line: its title and, when known, the day it was published."""
+    date = f" ({s.published_at})" if s.published_at else ""
+    return f"[Source {s.n}] {s.title}{date}"
+
+
 def sentence_messages(question: str, sources: Sequence[Source], numbered: Sequence[Numbered],
-                      hints: Sequence[int] = ()) -> list[dict[str, str]]:
+                      hints: Sequence[int] = (), as_of: str | None = None) -> list[dict[str, str]]:
     """`hints`: sentence numbers the extractive answerer would quote, named after the sources
     (so the prefix stays the same) to guide a small model to every item of a list."""
     blocks = []
     for s in sources:
-        date = f" ({s.published_at})" if s.published_at else ""
         lines = [f"[S{x.n}] {' '.join(x.text.split())}" for x in numbered if x.source is s]
-        blocks.append(f"[Source {s.n}] {s.title}{date}\n" + "\n".join(lines))
+        blocks.append(f"{source_header(s)}\n" + "\n".join(lines))
     hint = f"\n\nSentences that may answer it: {', '.join(f'S{n}' for n in hints)}" if hints else ""
-    user = "Sources:\n\n" + "\n\n".join(blocks) + hint + f"\n\nQuestion: {question}"
+    when = f"\n\nThe question is asked as of {as_of}." if as_of else ""
+    user = "Sources:\n\n" + "\n\n".join(blocks) + hint + f"{when}\n\nQuestion: {question}"
     return [{"role": "system", "content": SENTENCES_SYSTEM}, {"role": "user", "content": user}]
 
 

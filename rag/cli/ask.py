@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import F, date_option, get_pipeline, json_safe, say, user_errors
+from rag.cli.common import F, as_of_option, date_option, get_pipeline, json_safe, say, user_errors
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rag.config import Mode, RetrievalMethod
-    from rag.types import Answer, Final, Token
+    from rag.types import Answer, Final, Retrieval, Token
 
 # rag.pipeline and rag.types are imported inside the commands: they load pydantic, which
 # `rag --help` should not pay for.
@@ -22,6 +24,7 @@ def _filter_options(fn: F) -> F:
     fn = click.option("--source", help="Only articles from this source.")(fn)
     fn = date_option("--until", "Only articles published on or before this date.")(fn)
     fn = date_option("--since", "Only articles published on or after this date.")(fn)
+    fn = as_of_option(fn)
     return click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")(fn)
 
 
@@ -33,12 +36,13 @@ def _filter_options(fn: F) -> F:
               help="extractive: the articles' own sentences; llm: written by RAG_LLM_MODEL, quotes verified; "
                    "auto: llm when RAG_LLM_MODEL is set.")
 def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-        as_json: bool, mode: Mode) -> None:
+        as_of: datetime | None, as_json: bool, mode: Mode) -> None:
     """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
 
     \b
     Example:
       rag ask "What did Belarus offer Astrakhan?" --since 2025-01-01
+      rag ask "Which company is the latest to announce layoffs?" --as-of 2024-06-14
       RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=qwen rag ask "..." --mode llm
     """
     from rag.pipeline import Filters
@@ -47,7 +51,7 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
     with user_errors():
-        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode)
+        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode, as_of=as_of)
         answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
         click.echo(json_safe(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)))
@@ -55,17 +59,17 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
     print_answer_details(answer)
 
 
-def show_answer_text(events: Iterable[Token | Final], live: bool, text: bool = True) -> Answer:
+def show_answer_text(events: Iterable[Token | Final | Retrieval], live: bool, text: bool = True) -> Answer:
     """Print answer text as it streams (when `live`), then make sure what stands on screen is the
     final, verified answer; return that answer."""
-    from rag.types import Final
+    from rag.types import Final, Token
 
     shown = ""
     try:
         for event in events:
             if isinstance(event, Final):
                 answer = event.answer
-            elif live:
+            elif live and isinstance(event, Token):
                 say(event.text, nl=False)
                 shown += event.text
     finally:  # Ctrl-C: close the stream now, which closes the LLM's connection, so the model stops too
@@ -90,6 +94,8 @@ def print_answer_details(answer: Answer) -> None:
                    "and were dropped.")
     if answer.notice:
         say(f"Note: {answer.notice}")
+    if answer.as_of and answer.citations:
+        say(f"(as of {answer.as_of}; each source's date is shown with it)")
     if answer.citations:
         say("\nSources:")
     kinds = {"reattributed": " (found in another source than the model said)",
@@ -110,7 +116,7 @@ def print_answer_details(answer: Answer) -> None:
 @click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
               help="Override RAG_RETRIEVAL for this search.")
 def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-           explain: bool, retrieval: RetrievalMethod | None) -> None:
+           as_of: datetime | None, explain: bool, retrieval: RetrievalMethod | None) -> None:
     """Show the chunks retrieved for QUERY, best first, with their scores.
 
     \b
@@ -122,15 +128,20 @@ def search(query: str, top_k: int | None, since: str | None, until: str | None, 
     pipeline = get_pipeline()
     with user_errors():
         params = replace(pipeline.retriever.params, method=retrieval) if retrieval else None
-        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params)
+        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params,
+                                   as_of)
     if explain:
-        say(" rank  fused    dense (rank)     bm25 (rank)   chunk")
+        cue = pipeline.time_cue(query, as_of)
+        say(f"time: {cue.describe() if cue else 'off (RAG_TIME_AWARE=false)'}")
+        say(" rank  score    dense (rank)     bm25 (rank)  recency  published   chunk")
     for rank, c in enumerate(chunks, start=1):
         preview = " ".join(c.text.split())[:160]
         if explain:
             dense = f"{c.dense_score:.3f} ({_rank(c.dense_rank)})" if c.dense_score is not None else "-"
             lexical = (f"{c.lexical_score:.2f} ({_rank(c.lexical_rank)})" if c.lexical_score else "no match")
-            say(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}   {c.chunk_id} [{c.start}:{c.end}]")
+            recency = f"+{c.recency:.3f}" if c.recency is not None else "-"
+            say(f"{rank:>5}  {c.score:.3f}  {dense:>14}  {lexical:>14}  {recency:>7}  "
+                       f"{c.published_at or '?':<10}  {c.chunk_id} [{c.start}:{c.end}]")
             say(f"       {preview}")
         else:
             say(f"{rank:>2}. {c.score:.3f}  {c.chunk_id}  [{c.start}:{c.end}]\n    {preview}")

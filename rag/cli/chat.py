@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING
 import click
 
 from rag.cli.ask import print_answer_details, show_answer_text
-from rag.cli.common import get_pipeline, say, user_errors
+from rag.cli.common import as_of_option, get_pipeline, say, user_errors
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rag.config import Mode
     from rag.pipeline import Pipeline
     from rag.types import Answer
@@ -23,8 +25,10 @@ HELP = """Commands:
 class Chat:
     """One conversation: answers questions with the history of the ones before."""
 
-    def __init__(self, pipeline: Pipeline, mode: Mode, top_k: int | None, live: bool) -> None:
+    def __init__(self, pipeline: Pipeline, mode: Mode, top_k: int | None, live: bool,
+                 as_of: datetime | None = None) -> None:
         self.pipeline = pipeline
+        self.as_of = as_of
         self.mode = mode
         self.top_k = top_k
         self.live = live  # stream answer text as it is written
@@ -58,7 +62,8 @@ class Chat:
 
     def answer(self, question: str) -> None:
         with user_errors():
-            events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history)
+            events = self.pipeline.ask_stream(question, self.top_k, mode=self.mode, history=self.history,
+                                             as_of=self.as_of)
             answer = show_answer_text(events, self.live)
         if answer.standalone_question:
             say(f"(searched for: {answer.standalone_question})")
@@ -84,7 +89,8 @@ class Chat:
 @click.command()
 @click.option("--mode", type=click.Choice(["auto", "extractive", "llm"]), default="auto", show_default=True)
 @click.option("--top-k", "-k", type=click.IntRange(1, 50), help="Chunks to retrieve.")
-def chat(mode: Mode, top_k: int | None) -> None:
+@as_of_option
+def chat(mode: Mode, top_k: int | None, as_of: datetime | None) -> None:
     """Ask questions in a conversation; follow-ups ("and what about food?") use what came before.
 
     \b
@@ -95,7 +101,7 @@ def chat(mode: Mode, top_k: int | None) -> None:
     with user_errors():
         pipeline.resolve_mode(mode)
     interactive = sys.stdin.isatty()
-    session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty())
+    session = Chat(pipeline, mode, top_k, live=sys.stdout.isatty(), as_of=as_of)
     if not interactive:
         for line in sys.stdin:
             if not session.handle(line):

@@ -96,3 +96,20 @@ def json_safe(text: str) -> str:
 
 def is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def as_of_option(fn: F) -> F:
+    """--as-of: when the question is asked; nothing published after it is used."""
+    def check(ctx: click.Context, param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        from rag.timecues import parse_as_of
+
+        try:
+            return parse_as_of(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option("--as-of", "as_of", callback=check, metavar="YYYY-MM-DD[THH:MM]",
+                        help="Answer as of this date (default: now): later articles are not used, and "
+                             "'this week' or 'latest' mean the days before it.")(fn)

@@ -27,13 +27,16 @@ Progress = Callable[[int, int], None]
 @click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
               help="Override RAG_RETRIEVAL (compare the runs with `rag eval compare`).")
 @click.option("--ignore-history", is_flag=True, help="Ask follow-ups as written (a baseline for the rewrite).")
+@click.option("--no-time", is_flag=True,
+              help="Ignore each question's as_of and time cues (RAG_TIME_AWARE=false): the baseline for the gain.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval"),
               show_default=True, help="Where metrics.json and answers.jsonl go.")
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
-               top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, out: Path,
+               top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
+               out: Path,
                floors: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
@@ -51,6 +54,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
     settings = get_pipeline().settings
     if retrieval:
         settings = settings.model_copy(update={"retrieval": retrieval})
+    if no_time:
+        settings = settings.model_copy(update={"time_aware": False})
     with user_errors():
         run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress,
                                                                   mode=mode, use_history=not ignore_history))

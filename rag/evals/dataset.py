@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rag.citations import Normalised, locate, normalise
+from rag.timecues import parse_as_of
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Question:
     spans: tuple[tuple[Span, ...], ...] = ()  # per evidence passage, where it occurs
     type: str = ""
     history: tuple[str, ...] = ()  # earlier user questions, for follow-ups
+    as_of: datetime | None = None  # when it was asked ("this week" means the week before); None: now
 
 
 @dataclass
@@ -81,10 +84,13 @@ def _parse(record: object) -> Question:
     history = record.get("history", [])
     if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
         raise ValueError("field 'history' must be a list of earlier questions")
+    as_of = record.get("as_of")
+    if as_of is not None and not isinstance(as_of, str):
+        raise ValueError("field 'as_of' must be a string (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
     facts = tuple(tuple(alt.strip() for alt in a.split("|") if alt.strip()) for a in answers)
     return Question(id=record["id"], question=record["question"], answerable=record["answerable"],
                     answers=facts, evidence=tuple(evidence), type=str(record.get("type", "")),
-                    history=tuple(history))
+                    history=tuple(history), as_of=parse_as_of(as_of) if as_of else None)
 
 
 def _locate_evidence(evidence: tuple[str, ...], corpus: dict[str, str],

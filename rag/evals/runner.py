@@ -15,7 +15,7 @@ from rag.evals.dataset import Dataset, load_dataset
 from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
 from rag.loaders import load_paths
 from rag.pipeline import Mode, Pipeline
-from rag.types import Answer, Final
+from rag.types import Answer, Retrieval, final_answer
 
 
 @dataclass
@@ -46,25 +46,21 @@ def run_eval(
         texts = {a.id: a.text for a in loaded.articles}
         dataset = load_dataset(dataset_path, texts)
 
-        k = top_k or isolated.top_k
-        resolved = pipeline.resolve_mode(mode)
         outcomes = []
         for i, q in enumerate(dataset.questions):
             t0 = time.perf_counter()
             history = [("user", h) for h in q.history] if use_history else []
-            query, asked = pipeline.follow_up(q.question, history, resolved)
-            chunks = pipeline.retrieve(query, max(k, RANK_DEPTH))
-            answer = _final(pipeline.answer_stream(asked, chunks[:k], resolved))
+            # What users run: ask_stream, with the ranking RANK_DEPTH deep for hit@k and MRR.
+            events = list(pipeline.ask_stream(q.question, top_k, mode=mode, history=history, as_of=q.as_of,
+                                              rank_depth=RANK_DEPTH))
+            answer = final_answer(events)
             latency = (time.perf_counter() - t0) * 1000
+            chunks = next(e.chunks for e in events if isinstance(e, Retrieval))
             ranking = [RankedChunk(c.article_id, c.start, c.end, c.text) for c in chunks]
             outcomes.append(Outcome(q, answer, ranking, latency))
             if progress:
                 progress(i + 1, len(dataset.questions))
         return EvalRun(compute(outcomes, texts), dataset, outcomes, corpus_errors)
-
-
-def _final(events) -> Answer:  # type: ignore[no-untyped-def]
-    return next(e.answer for e in events if isinstance(e, Final))
 
 
 def write_results(run: EvalRun, out_dir: Path) -> None:
@@ -78,6 +74,7 @@ def write_results(run: EvalRun, out_dir: Path) -> None:
                 "answerable": o.question.answerable,
                 "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
                 "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
+                "as_of": o.question.as_of.isoformat() if o.question.as_of else None,
                 "latency_ms": round(o.latency_ms, 2),
                 "expected_type": answer_type(o.question.question),
                 "refusal_reason": refusal_reason(o.answer),
