@@ -44,7 +44,7 @@ def test_sentences_come_in_article_order_with_offsets_into_it() -> None:
     ("What?", [chunk(OFFERS)], "the question has nothing to look up"),
     ("What did Belarus offer?", [], "nothing was retrieved"),
     ("What did Belarus offer?", [chunk(OFFERS, score=0.1)], "nothing retrieved is close to the question"),
-    ("What did Poland offer Astrakhan?", [chunk(OFFERS, score=0.3)], "the sources do not mention poland"),
+    ("What did Poland offer Astrakhan?", [chunk(OFFERS, score=0.3)], "the sources do not mention Poland"),
     ("How many tractors did Belarus offer?", [chunk(OFFERS, score=0.7)], "no number in the sources"),
     ("When did Belarus offer tractors?", [chunk(OFFERS, score=0.7)], "no date in the sources"),
 ], ids=["no-content-words", "nothing-retrieved", "too-far", "unknown-name", "no-number", "no-date"])
