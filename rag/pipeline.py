@@ -22,7 +22,7 @@ from rag.errors import ConfigError, LoadError
 from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
-from rag.timecues import AsOf, TimeCue, as_of_date, parse_cue, stale_notice
+from rag.timecues import AsOf, TimeCue, as_of_date, bounds_event, parse_cue, stale_notice
 from rag.tokens import get_encoding
 from rag.types import (  # Filters is re-exported: callers build it next to the Pipeline
     Answer,
@@ -258,7 +258,10 @@ class Pipeline:
             yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
         chunks = chunks[:k]
         day = cue.as_of.isoformat() if cue else None
-        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=as_of is not None):
+        # The refusal model may weigh the evidence's age only when the asker gave the date and the
+        # question bounds its event to the days before it (rag/timecues.py bounds_event).
+        dated = as_of is not None and cue is not None and bounds_event(asked)
+        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated):
             if isinstance(event, Final):
                 update: dict[str, object] = {"as_of": day}
                 if query != question:

@@ -35,6 +35,17 @@ STALE_DAYS = 14
 # newest candidate scoring within this much of the best one (set by hand on the time set, not fitted).
 NEAR_BEST = 0.05
 _AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+# Cues that bound the event to a short period before as_of: evidence from weeks earlier is then
+# about another event (the refusal model's staleness signal applies). "now", "latest" or no cue
+# do not: older evidence still answers them, with an "as of <date>" notice.
+_BOUNDED = re.compile(
+    r"\b(?:this (?:week|weekend|morning)|(?:last|past|previous) (?:week|weekend|few days|days)"
+    r"|(?:in )?recent (?:days|weeks)|today|tonight|yesterday)\b", re.I)
+
+
+def bounds_event(question: str) -> bool:
+    """Whether the question places its event in the last days before as_of ("this week", "yesterday")."""
+    return _BOUNDED.search(question) is not None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rag.answering.sources import Source
 from rag.cli import cli
 from rag.config import Settings
 from rag.pipeline import Filters, Pipeline
-from rag.timecues import PRIORS, parse_as_of, parse_cue
+from rag.timecues import PRIORS, bounds_event, parse_as_of, parse_cue
 from rag.types import Article, Retrieval, final_answer
 from rag_api.main import create_app
 from tests.conftest import SEED_QUESTION
@@ -97,10 +97,9 @@ def test_the_newest_article_before_as_of_ranks_first_and_time_can_be_turned_off(
     question = "What is the Bank of Veloria key rate now?"
     answer = rates.ask(question, as_of=parse_as_of("2024-09-15"), mode="extractive")
     assert answer.citations[0].article_id == "rate-2024-09-12" and "6.0 percent" in answer.answer
-    # Asked with an explicit date long after the newest story, the fitted refusal model (issue 13)
-    # says the sources are too old for the question rather than answering from them.
+    # Long after the newest story, "now" is still answered from it, saying as of when (issue 14).
     late = rates.ask(question, as_of=parse_as_of("2024-12-01"), mode="extractive")
-    assert late.refused and "older than the question" in (late.notice or "")
+    assert late.citations[0].article_id == "rate-2024-09-12" and "As of 2024-12-01" in (late.notice or "")
     events = list(rates.ask_stream(question, as_of=parse_as_of("2024-06-10"), mode="extractive", rank_depth=10))
     ranking = next(e for e in events if isinstance(e, Retrieval))
     assert ranking.chunks[0].article_id == "rate-2024-06-06" and ranking.chunks[0].recency
@@ -193,3 +192,15 @@ def test_undated_articles_stay_at_now_and_go_with_an_explicit_as_of(rates):
     assert "undated" in {c.article_id for c in rates.retrieve("Bank of Veloria key rate note", 10)}
     assert "undated" not in {c.article_id for c in rates.retrieve("Bank of Veloria key rate note", 10,
                                                                       as_of=parse_as_of("2024-12-01"))}
+
+
+@pytest.mark.parametrize("question, bounded", [
+    ("Which company announced layoffs this week?", True),
+    ("What happened in Lima yesterday?", True),
+    ("Who won the race in recent days?", True),
+    ("What is the key rate now?", False),
+    ("Which is the latest tech giant to cut jobs?", False),
+    ("Who won the Tallo City marathon?", False),
+])
+def test_only_cues_that_bound_the_event_let_the_refusal_model_weigh_evidence_age(question, bounded):
+    assert bounds_event(question) is bounded
