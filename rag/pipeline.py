@@ -53,6 +53,9 @@ History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user
 _EMBED_GROUP = 64
 _SURELY_FITS_CHARS = 600  # shorter questions skip the token count (ordinary text this short is far below 256)
 _CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
+# Share of the recency prior the extractive answerer sees as similarity: enough to order a week's
+# story before older near-equals, little enough to leave the refusal thresholds alone (news-dev).
+_PRIOR_TO_ANSWERER = 0.3
 
 
 @dataclass
@@ -367,7 +370,7 @@ def _time_weighted(chunks: list[RetrievedChunk], dense_share: float) -> list[Ret
     """The chunks with the recency prior added to the similarity the extractive answerer ranks
     sentences by (in cosine units: the prior is in fused units, where the cosine counts
     `dense_share`), so the answer comes from the article retrieval preferred for its date."""
-    scale = 1 / max(dense_share, 0.1)
+    scale = _PRIOR_TO_ANSWERER / max(dense_share, 0.1)
     return [c.model_copy(update={"dense_score": c.dense_score + scale * c.recency})
             if c.recency and c.dense_score is not None else c for c in chunks]
 
