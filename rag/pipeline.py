@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
-from rag.answering.extractive import Params, extract
+from rag.answering.extractive import Extract, Params, extract
 from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
@@ -340,11 +340,12 @@ class Pipeline:
             raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
         return found.chunk_id
 
-    def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None):  # type: ignore[no-untyped-def]
+    def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None) -> Extract:
         """The extractive answer's sentences, or its refusal and the reason (benchmarks/fit_refusal.py
         fits the refusal decision on exactly this). `as_of`: the day the question was asked, when
         the asker said so (not a default today)."""
-        weighted = _time_weighted(chunks, self.settings.hybrid_alpha) if self.settings.time_aware else chunks
+        # Chunks carry a recency only when time-awareness set a cue, so with it off this is a no-op.
+        weighted = _time_weighted(chunks, self.settings.hybrid_alpha)
         return extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",

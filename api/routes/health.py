@@ -23,16 +23,17 @@ def readyz(pipeline: PipelineDep, settings: SettingsDep) -> JSONResponse:
         checks["embedder"] = "ok"
     except Exception as exc:  # a probe reports, it does not raise
         checks["embedder"] = f"failed: {type(exc).__name__}"
+    problem = data_dir_problem(settings)  # a data folder that is a file or read-only, said plainly
     try:
         pipeline.count_articles()
-        checks["store"] = data_dir_problem(settings) or "ok"
+        checks["store"] = problem or "ok"
     except Exception as exc:
-        checks["store"] = data_dir_problem(settings) or f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
+        checks["store"] = problem or f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"
     # Not a failure: a new replica answers from the dense side while its BM25 index loads.
     try:
         checks["lexical"] = pipeline.index_status()
     except Exception as exc:
-        checks["lexical"] = data_dir_problem(settings) or f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+        checks["lexical"] = problem or f"failed: {type(exc).__name__}: {str(exc)[:200]}"
     if settings.llm_model:
         try:
             checks["llm"] = "ok" if pipeline.llm.ping() else "unreachable"
