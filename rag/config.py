@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     llm_source_margin: float = Field(0.1, ge=0, le=1, description="Sentences mode: send the articles whose best "
                                      "chunk scores within this of the best one ...")
     llm_source_articles: int = Field(3, ge=0, le=50, description="... at most this many (0: no limit).")
+    llm_evidence_gate: bool = Field(True, description="Refuse without asking the model when the evidence "
+                                    "model refuses (docs/design.md, issue 15).")
     llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")
 
     # HTTP API

@@ -300,32 +300,38 @@ class Pipeline:
             yield Final(answer=answer)
             return
         # Imported here: claims and llm load numpy-backed scoring, which only LLM answers need.
+        from rag.answering.build import extractive
         from rag.answering.claims import ClaimParams
         from rag.answering.llm import LLMContext, answerer_for
-        from rag.answering.sources import build_sources, confident
+        from rag.answering.sources import build_sources, focus
 
         s = self.settings
+        found = self.extract(question, chunks, as_of if dated else None)
+        if s.llm_evidence_gate and found.refused:
+            # The evidence model refuses: the model is not asked. A small model answers a
+            # neighbouring story from near-miss articles, with quotes that verify.
+            yield Final(answer=extractive(question, chunks, found, "llm"))
+            return
         texts: dict[str, str] = {}
 
         def article_text(article_id: str) -> str | None:
             if article_id not in texts:
-                found = self.index.get_article(article_id)
-                if found is None:
+                got = self.index.get_article(article_id)
+                if got is None:
                     return None
-                texts[article_id] = found[1]
+                texts[article_id] = got[1]
             return texts[article_id]
 
-        shown = confident(chunks, s.llm_source_margin, s.llm_source_articles) \
+        shown = focus(chunks, found, s.llm_source_margin, s.llm_source_articles) \
             if s.llm_citations == "sentences" else chunks
         sources = build_sources(shown, article_text, self._count_one,
                                 s.llm_context_tokens, s.llm_whole_article_tokens)
 
         def fallback(notice: str) -> Answer:
-            return self.answer_from(question, chunks, "extractive-fallback").model_copy(update={"notice": notice})
+            return extractive(question, chunks, found, "extractive-fallback").model_copy(update={"notice": notice})
 
         ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
-                         fallback, ClaimParams(), s.llm_answer_tokens,
-                         lambda q: self.extract(q, chunks), as_of)
+                         fallback, ClaimParams(), s.llm_answer_tokens, lambda q: found, as_of)
         answerer = answerer_for(s.llm_citations)
         yield from answerer(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
 

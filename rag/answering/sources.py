@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.answering.extractive import Extract
 from rag.types import RetrievedChunk
 
 
@@ -39,6 +40,19 @@ def confident(chunks: Sequence[RetrievedChunk], margin: float, max_articles: int
         if c.article_id not in kept and c.score >= top - margin and len(kept) < max_articles:
             kept.append(c.article_id)
     return [c for c in chunks if c.article_id in kept]
+
+
+def focus(chunks: Sequence[RetrievedChunk], found: Extract, margin: float, max_articles: int) -> list[RetrievedChunk]:
+    """The chunks of the articles the extractive answer quotes (at most `max_articles`; 0: no
+    limit), else those retrieval is sure of (`confident`). One article for a question about one
+    story: the shortest prompt, and the same prefix for every question about that story, so a
+    server's prompt cache skips its prefill."""
+    quoted = list(dict.fromkeys(c.chunk.article_id for c in found.sentences))
+    if max_articles:
+        quoted = quoted[:max_articles]
+    if found.refused or not quoted:
+        return confident(chunks, margin, max_articles)
+    return [c for c in chunks if c.article_id in quoted]
 
 
 def build_sources(

@@ -29,6 +29,8 @@ Progress = Callable[[int, int], None]
 @click.option("--ignore-history", is_flag=True, help="Ask follow-ups as written (a baseline for the rewrite).")
 @click.option("--no-time", is_flag=True,
               help="Ignore each question's as_of and time cues (RAG_TIME_AWARE=false): the baseline for the gain.")
+@click.option("--sample", type=click.IntRange(1), help="Answer only this many questions: a fixed sample (by SHA-1 "
+              "of the id, half unanswerable when the set has both), for slow runs such as a real LLM.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out/eval"),
               show_default=True, help="Where metrics.json and answers.jsonl go.")
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -36,7 +38,7 @@ Progress = Callable[[int, int], None]
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
                top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
-               out: Path,
+               sample: int | None, out: Path,
                floors: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
@@ -58,7 +60,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
         settings = settings.model_copy(update={"time_aware": False})
     with user_errors():
         run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress,
-                                                                  mode=mode, use_history=not ignore_history))
+                                                                  mode=mode, use_history=not ignore_history,
+                                                                  sample_size=sample))
     for error in run.corpus_errors + run.dataset.errors:
         click.echo(f"error: {error}", err=True)
     write_results(run, out)

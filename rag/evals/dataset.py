@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +66,23 @@ def load_dataset(path: Path, corpus: dict[str, str]) -> Dataset:
             continue
         questions.append(Question(**{**question.__dict__, "spans": spans}))
     return Dataset(questions, errors)
+
+
+def sample(questions: list[Question], n: int) -> list[Question]:
+    """A deterministic sample of `n` questions for slow runs (a real LLM): the questions ranked by
+    the SHA-1 of their id, half answerable and half not when the dataset has both, in dataset order.
+    The same ids come out on every machine, and a question's pick does not depend on the others."""
+    ranked = sorted(questions, key=lambda q: hashlib.sha1(q.id.encode("utf-8")).hexdigest())
+    answerable = [q for q in ranked if q.answerable]
+    unanswerable = [q for q in ranked if not q.answerable]
+    if answerable and unanswerable:
+        half = min(n // 2, len(unanswerable))
+        picked = unanswerable[:half] + answerable[:n - half]
+        picked += unanswerable[half:half + n - len(picked)]
+    else:
+        picked = ranked[:n]
+    chosen = {q.id for q in picked}
+    return [q for q in questions if q.id in chosen]
 
 
 def _parse(record: object) -> Question:

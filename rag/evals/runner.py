@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rag.answering.evidence import answer_type
 from rag.config import Settings
-from rag.evals.dataset import Dataset, load_dataset
+from rag.evals.dataset import Dataset, load_dataset, sample
 from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
 from rag.loaders import load_paths
 from rag.pipeline import Mode, Pipeline
@@ -35,7 +35,9 @@ def run_eval(
     pipeline_factory: Callable[[Settings], Pipeline] = Pipeline.from_settings,
     mode: Mode = "extractive",
     use_history: bool = True,
+    sample_size: int | None = None,
 ) -> EvalRun:
+    """`sample_size`: answer only that many questions (dataset.sample), for slow runs."""
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         # A fresh embedded store, whatever RAG_DATA_DIR / RAG_CHROMA_URL say.
         isolated = settings.model_copy(update={"data_dir": Path(tmp), "chroma_url": None})
@@ -45,6 +47,8 @@ def run_eval(
         corpus_errors = [f"{where}: {detail}" for where, status, detail in report.results if status == "failed"]
         texts = {a.id: a.text for a in loaded.articles}
         dataset = load_dataset(dataset_path, texts)
+        if sample_size is not None:
+            dataset = Dataset(sample(dataset.questions, sample_size), dataset.errors)
 
         outcomes = []
         for i, q in enumerate(dataset.questions):
