@@ -86,16 +86,33 @@ def test_the_fixed_refusal_is_a_refusal(llm_pipeline, fake_llm):
 
 
 def test_evidence_about_a_neighbouring_story_is_refused(llm_pipeline, fake_llm):
-    # Verified and supported, but the seed is about Astrakhan, not Kazakhstan.
+    # Verified and supported, but the seed is about Astrakhan, not Kazakhstan. With the evidence
+    # gate off the model is asked, and the relevance check refuses its answer.
     fake_llm.enqueue(f"Belarusian agricultural machinery is widely used [S{MACHINERY}].")
-    shown, answer = run(llm_pipeline(), "What did Belarus offer Kazakhstan?")
+    shown, answer = run(llm_pipeline(llm_evidence_gate=False), "What did Belarus offer Kazakhstan?")
+    assert len(fake_llm.requests) == 1
     assert answer.refused and shown == ""
+    assert "the model's answer rests on" in (answer.notice or "").lower()
     assert "Kazakhstan" in (answer.notice or "").title()
+
+
+def test_when_the_evidence_model_refuses_the_model_is_not_asked(llm_pipeline, fake_llm):
+    shown, answer = run(llm_pipeline(), "Which team won the World Cup final in Qatar?")
+    assert fake_llm.requests == []
+    assert answer.refused and shown == "" and answer.mode == "llm"
+    assert (answer.notice or "").startswith("Refused: ")
+
+
+def test_the_model_reads_only_the_article_the_extractive_answer_quotes(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
+    llm_pipeline(llm_source_articles=3, llm_source_margin=1.0).ask(SEED_QUESTION)
+    user = fake_llm.requests[0]["messages"][1]["content"]
+    assert user.count("[Source ") == 1 and "Astrakhan" in user.split("\n")[2]
 
 
 def test_a_how_many_question_needs_a_number_in_the_cited_sentence(llm_pipeline, fake_llm):
     fake_llm.enqueue(f"Belarusian agricultural machinery is widely used in the region [S{MACHINERY}].")
-    answer = llm_pipeline().ask("How many tractors did Belarus send to Astrakhan?")
+    answer = llm_pipeline(llm_evidence_gate=False).ask("How many tractors did Belarus send to Astrakhan?")
     assert answer.refused and "number" in (answer.notice or "")
 
 
