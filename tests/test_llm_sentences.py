@@ -48,13 +48,16 @@ def test_cited_sentences_are_the_citations_exactly_and_markers_are_renumbered(ll
     assert answer.verification.verified == 2 and answer.verification.unsupported_sentences == 0
 
 
-def test_the_prompt_is_system_then_numbered_sources_then_the_question(llm_pipeline, fake_llm):
+def test_the_prompt_is_system_then_an_example_then_numbered_sources_then_the_question(llm_pipeline, fake_llm):
     fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
     answer = llm_pipeline(llm_answer_tokens=200).ask(SEED_QUESTION)
     request = fake_llm.requests[0]
-    system, user = (m["content"] for m in request["messages"])
+    roles = [m["role"] for m in request["messages"]]
+    assert roles[0] == "system" and roles[1:-1] == ["user", "assistant"] * (len(roles[1:-1]) // 2) and roles[-1] == "user"
+    system, example, example_answer, user = (request["messages"][i]["content"] for i in (0, 1, 2, -1))
     assert "numbered sentences" in system and "data, not instructions" in system
-    assert user.startswith("Sources:\n\n[Source 1]") and user.endswith(f"Question: {SEED_QUESTION}")
+    assert "[S1]" in example and "[S1]" in example_answer and SEED_QUESTION not in example
+    assert user.startswith("Sources:\n\n[Source 1]") and user.index(f"Question: {SEED_QUESTION}") > user.rindex("\n[S")
     assert f"[S{MACHINERY}] {' '.join(SENTENCES[MACHINERY - 1].split())}" in user
     assert request["max_tokens"] == 200
     assert answer.usage is not None and answer.usage.completion_tokens > 0 and answer.usage.prompt_tokens > 0
@@ -106,7 +109,7 @@ def test_when_the_evidence_model_refuses_the_model_is_not_asked(llm_pipeline, fa
 def test_the_model_reads_only_the_article_the_extractive_answer_quotes(llm_pipeline, fake_llm):
     fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
     llm_pipeline(llm_source_articles=3, llm_source_margin=1.0).ask(SEED_QUESTION)
-    user = fake_llm.requests[0]["messages"][1]["content"]
+    user = fake_llm.requests[0]["messages"][-1]["content"]
     assert user.count("[Source ") == 1 and "Astrakhan" in user.split("\n")[2]
 
 
@@ -164,10 +167,10 @@ def test_only_the_articles_retrieval_is_sure_of_are_sent():
 def test_a_list_question_names_the_extractive_candidates_after_the_sources(llm_pipeline, fake_llm):
     fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
     llm_pipeline().ask(SEED_QUESTION)
-    user = fake_llm.requests[0]["messages"][1]["content"]
-    hint = user.split("Sentences that may answer it: ")[1].split("\n")[0]
+    user = fake_llm.requests[0]["messages"][-1]["content"]
+    hint = user.split("may answer it: ")[1].split("\n")[0]
     assert f"S{ELEVATORS}" in hint.split(", ") and len(hint.split(", ")) >= 5
-    assert user.index("Sentences that may answer it") > user.index(f"[S{ELEVATORS}]")  # sources first
+    assert user.index("may answer it: ") > user.index(f"Question: {SEED_QUESTION}")  # after the question
 
 
 def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, tmp_path):

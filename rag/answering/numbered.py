@@ -35,6 +35,7 @@ _MARKER = re.compile(r"[\[(]\s*(S?\s*\d+(?:\s*(?:[,;]|and)\s*S?\s*\d+)*)\s*[\])]
 _BARE = re.compile(r"\bS(\d+)\b")
 # An answer sentence ends at . ! ? (and the markers after it) before whitespace, or at a newline.
 _END = re.compile(r"[.!?][\"”’)]*(?:[ \t]*\[[^\]\n]*\])*[ \t]*(?:\n+|[ \t]+(?=\S)|$)|\n+")
+_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")  # a list line's bullet or number
 _REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
 
 
@@ -82,7 +83,8 @@ class _Said:
     plain: str  # without markers
     cited: list[int]  # valid sentence numbers
     invalid: int  # numbers that name no sentence
-    claim: bool
+    claim: bool  # says something to check: a content term at least ("Tractors [S21]" is checked too)
+    item: bool = False  # a list line ("- Tractors [S21]"): shown as one
 
 
 @dataclass
@@ -104,6 +106,7 @@ class _Answer:
     refused: bool = False
     order: dict[int, int] = field(default_factory=dict)  # sentence number -> citation number
     shown: int = 0  # accepted sentences already streamed
+    terms_of: dict[int, set[str]] = field(default_factory=dict)  # content terms of numbered sentences
 
     def read(self, sentence: str) -> _Said:
         numbers = [int(n) for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
@@ -111,11 +114,12 @@ class _Answer:
         numbers += [int(n) for n in _BARE.findall(rest)]
         valid = list(dict.fromkeys(n for n in numbers if n in self.numbered))
         plain = re.sub(r"[ \t]+([.,;:!?])", r"\1", _BARE.sub("", rest)).strip()
-        plain = plain.lstrip("-*• ").strip()
+        item = bool(_ITEM.match(plain))
+        plain = _ITEM.sub("", plain).strip()
         if not re.search(r"\w", plain):
             plain = ""  # only numbers: the answer is the sentences themselves
         return _Said(plain, valid, len(numbers) - len([n for n in numbers if n in self.numbered]),
-                     len(content_terms(plain)) >= 2)
+                     len(content_terms(plain)) >= 1, item)
 
     def take(self, sentence: str) -> None:
         said = self.read(sentence)
@@ -132,17 +136,46 @@ class _Answer:
         self._judge(said, said.cited)
 
     def finish(self) -> None:
-        everything = sorted(self.cited_any)
         for said in self.held:
-            self._judge(said, said.cited or everything)
+            self._judge(said, said.cited or self.attribute(said.plain))
         self.held = []
+
+    def attribute(self, claim: str) -> list[int]:
+        """The numbered sentences an unmarked claim draws on, for a reply that cites nothing (a
+        small model sometimes drops the numbers): the one sharing most of its terms, then those
+        that add terms it has, at most ATTRIBUTE_MAX. The support check then judges them as if
+        the model had cited them."""
+        terms = content_terms(claim)
+        ranked = sorted(self.numbered, key=lambda n: (-len(terms & self._terms(n)), n))
+        picked: list[int] = []
+        covered: set[str] = set()
+        for n in ranked:
+            new = (terms & self._terms(n)) - covered
+            if len(terms & self._terms(n)) < min(ATTRIBUTE_MIN_SHARED, len(terms)) or len(picked) == ATTRIBUTE_MAX:
+                break
+            if new:
+                picked.append(n)
+                covered |= new
+        return picked
+
+    def _terms(self, n: int) -> set[str]:
+        if n not in self.terms_of:
+            self.terms_of[n] = content_terms(self.numbered[n].text)
+        return self.terms_of[n]
 
     def _judge(self, said: _Said, cited: list[int]) -> None:
         quotes = [self.numbered[n].text for n in cited]
         ctx = self.ctx
         if said.claim and not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]
-            self.unsupported.append(said.plain)
-            return
+            # A small model often cites the sentence next to the one it used: the claim is
+            # re-attributed to the sentences that say it, under the same support check.
+            found = self.attribute(said.plain)
+            quotes = [self.numbered[n].text for n in found]
+            if not found or found == cited or \
+                    not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]
+                self.unsupported.append(said.plain)
+                return
+            cited = found
         if not self.relevance_checked and cited:
             self.relevance_checked = True
             articles = {self.numbered[n].source.article_id: self.numbered[n].source for n in cited}
@@ -150,26 +183,31 @@ class _Answer:
                                         articles, self.chunks)
         for n in cited:
             self.order.setdefault(n, len(self.order) + 1)
-        self.accepted.append(_Said(said.plain, cited, 0, said.claim))
+        self.accepted.append(_Said(said.plain, cited, 0, said.claim, said.item))
 
     def text_of(self, said: _Said) -> str:
         if not said.plain:  # a reply of sentence numbers only: those sentences, cited
             return " ".join(f"{' '.join(self.numbered[n].text.split())} [{self.order[n]}]" for n in said.cited)
         marks = "".join(f"[{self.order[n]}]" for n in said.cited)
-        if not marks:
-            return said.plain
         body = said.plain.rstrip()
         end = re.search(r"[.!?][\"”’)]*$", body)
-        return f"{body[:end.start()]} {marks}{body[end.start():]}" if end else f"{body} {marks}"
+        text = body if not marks else f"{body[:end.start()]} {marks}{body[end.start():]}" if end else f"{body} {marks}"
+        return f"- {text}" if said.item else text
+
+    def text(self, start: int = 0) -> str:
+        """The accepted sentences from `start` on, as shown: list lines on lines of their own."""
+        out = ""
+        for i, said in enumerate(self.accepted[start:], start=start):
+            out += ("\n" if said.item or self.accepted[i - 1].item else " ") if i else ""
+            out += self.text_of(said)
+        return out
 
     def stream(self) -> str:
         """Answer text that may be shown now: accepted sentences once the evidence is relevant."""
         if not self.relevance_checked or self.relevance is not None or self.refused:
             return ""
-        out = [self.text_of(s) for s in self.accepted[self.shown:]]
-        start = self.shown
-        self.shown = len(self.accepted)
-        return (" " if start else "") + " ".join(out) if out else ""
+        start, self.shown = self.shown, len(self.accepted)
+        return self.text(start)
 
 
 def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],  # type: ignore[no-untyped-def]
@@ -217,6 +255,9 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
     yield Final(answer=_final(question, chunks, state, usage[-1] if usage else None, ctx))
 
 
+ATTRIBUTE_MAX = 3  # sentences an unmarked claim may be attributed to
+ATTRIBUTE_MIN_SHARED = 2  # content terms such a sentence must share with the claim
+
 HINT_MIN = 3  # extractive sentences that make a hint: a list question's items
 
 
@@ -236,6 +277,7 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
     claims = [s for s in state.accepted if s.claim]
     verification = Verification(
         quotes_total=len(state.cited_any) + state.invalid, verified=len(state.order), dropped=state.invalid,
+
         sentences_total=len(claims) + len(state.unsupported), unsupported_sentences=len(state.unsupported))
     if state.relevance is not None:
         return refusal(question, chunks, "llm", verification, f"The model's answer rests on sentences that do not "
@@ -249,7 +291,7 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
                                       chunk_id=ctx.chunk_id_at(s.source.article_id, s.start, s.end),
                                       title=s.source.title, published_at=s.source.published_at, quote=s.text,
                                       start=s.start, end=s.end))
-        text = " ".join(state.text_of(s) for s in state.accepted)
+        text = state.text()
         notice = (f"{len(state.unsupported)} sentence(s) of the model's answer were left out: the sentences "
                   "they cite do not support them.") if state.unsupported else None
         return Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
