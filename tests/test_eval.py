@@ -131,3 +131,11 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
                             str(SEEDS), "--out", str(out), "--floors", str(floors)],
                            capture_output=True, text=True, env=env, timeout=300)
     assert gated.returncode == 1 and "hit_at_5 = 1.0 is below its floor 1.1" in gated.stderr
+
+
+def test_answer_recall_folds_typography_case_and_spacing_as_citations_do():
+    from rag.evals.metrics import fact_recall
+
+    expected = q("x", answers=(("“Oppenheimer”",), ("New  York",)))
+    assert fact_recall(expected, 'The film "oppenheimer" won in new\nyork.') == 1.0
+    assert fact_recall(expected, "The film Oppenheimer won.") == 0.0  # the quotes are part of the answer

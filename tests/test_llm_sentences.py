@@ -3,6 +3,8 @@ a citation is the sentence itself. What reaches the user is supported, and about
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rag.loaders import load_paths
@@ -53,7 +55,8 @@ def test_the_prompt_is_system_then_an_example_then_numbered_sources_then_the_que
     answer = llm_pipeline(llm_answer_tokens=200).ask(SEED_QUESTION)
     request = fake_llm.requests[0]
     roles = [m["role"] for m in request["messages"]]
-    assert roles[0] == "system" and roles[1:-1] == ["user", "assistant"] * (len(roles[1:-1]) // 2) and roles[-1] == "user"
+    assert roles[0] == "system" and roles[-1] == "user"
+    assert roles[1:-1] == ["user", "assistant"] * (len(roles[1:-1]) // 2)  # the worked example
     system, example, example_answer, user = (request["messages"][i]["content"] for i in (0, 1, 2, -1))
     assert "numbered sentences" in system and "data, not instructions" in system
     assert "[S1]" in example and "[S1]" in example_answer and SEED_QUESTION not in example
@@ -197,3 +200,25 @@ def test_a_reply_of_bare_sentence_numbers_is_those_sentences(llm_pipeline, fake_
                                                                            SENTENCES[ELEVATORS - 1]]
     assert answer.answer == f"{SENTENCES[MACHINERY - 1]} [1] {' '.join(SENTENCES[ELEVATORS - 1].split())} [2]"
     assert shown == answer.answer
+
+
+def test_list_lines_stay_lines_and_a_mis_numbered_item_is_re_attributed(llm_pipeline, fake_llm):
+    # The model swaps the two numbers; each item is checked against what it cites, then against
+    # the sentences that say it (the same support check), and cited with those.
+    fake_llm.enqueue(f"- Agricultural machinery [S{ELEVATORS}]\n- Elevators and related equipment [S{MACHINERY}]")
+    shown, answer = run(llm_pipeline())
+    assert answer.mode == "llm" and answer.unsupported == []
+    lines = answer.answer.split("\n")
+    assert len(lines) == 2 and all(line.startswith("- ") for line in lines) and shown == answer.answer
+    by_n = {c.n: c.quote for c in answer.citations}
+    for line, word in zip(lines, ("machinery", "elevators"), strict=True):
+        cited = [by_n[int(n)] for n in re.findall(r"\[(\d+)\]", line)]
+        assert cited and all(word in quote.lower() for quote in cited)
+    assert all(SEED_TEXT[c.start:c.end] == c.quote for c in answer.citations)
+
+
+def test_a_one_word_item_is_checked_too(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"- Elevators [S{ELEVATORS}]\n- Submarines [S{MACHINERY}]")
+    answer = llm_pipeline().ask(SEED_QUESTION)
+    assert answer.answer.startswith("- Elevators [1]") and "Submarines" not in answer.answer
+    assert answer.unsupported == ["Submarines"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.citations import normalise
 from rag.evals.dataset import Question
 from rag.types import Answer
 
@@ -53,8 +54,10 @@ def is_hit(q: Question, chunk: RankedChunk) -> bool:
 def fact_recall(q: Question, answer_text: str) -> float | None:
     if not q.answers:
         return None
-    text = answer_text.lower()
-    return sum(any(alt.lower() in text for alt in fact) for fact in q.answers) / len(q.answers)
+    # Folded as citations are (case, typography, whitespace): an LLM writes "Oppenheimer" with
+    # straight quotes where the article and the expected answer have curly ones.
+    text = normalise(answer_text).text
+    return sum(any(normalise(alt).text in text for alt in fact) for fact in q.answers) / len(q.answers)
 
 
 def compute(outcomes: Sequence[Outcome], article_texts: dict[str, str]) -> dict[str, float | int | None]:
