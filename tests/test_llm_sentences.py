@@ -185,7 +185,8 @@ def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, 
     settings = Settings(data_dir=tmp_path, llm_model="fake-model", llm_base_url=fake_llm.url, llm_deadline_s=60.0)
     run = run_eval(ROOT / "evals/datasets/seed.jsonl", [SEEDS], settings, mode="llm",
                    pipeline_factory=lambda s: Pipeline(s, embedder=minilm))
-    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] == 0
+    # One fallback: asked "Who said “…”?", the copycat restates the quote, which answers nothing.
+    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] <= 1 / 57
     assert run.metrics["prompt_tokens_mean"] > run.metrics["completion_tokens_mean"] > 0
     answers = [o.answer for o in run.outcomes if o.answer.mode == "llm" and not o.answer.refused]
     partial = [a for a in answers if a.unsupported]
@@ -222,3 +223,10 @@ def test_a_one_word_item_is_checked_too(llm_pipeline, fake_llm):
     answer = llm_pipeline().ask(SEED_QUESTION)
     assert answer.answer.startswith("- Elevators [1]") and "Submarines" not in answer.answer
     assert answer.unsupported == ["Submarines"]
+
+
+def test_a_sentence_that_only_restates_the_question_is_left_out(llm_pipeline, fake_llm):
+    fake_llm.enqueue(f"Belarus offered Astrakhan [S{MACHINERY}]. Belarus offered agricultural machinery [S{MACHINERY}].")
+    answer = llm_pipeline().ask(SEED_QUESTION)
+    assert answer.unsupported == ["Belarus offered Astrakhan."]
+    assert answer.answer == "Belarus offered agricultural machinery [1]."

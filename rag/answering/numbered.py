@@ -108,6 +108,10 @@ class _Answer:
     shown: int = 0  # accepted sentences already streamed
     terms_of: dict[int, set[str]] = field(default_factory=dict)  # content terms of numbered sentences
 
+    @property
+    def asked(self) -> set[str]:
+        return content_terms(self.question)
+
     def read(self, sentence: str) -> _Said:
         numbers = [int(n) for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
         rest = _MARKER.sub("", sentence)
@@ -164,6 +168,11 @@ class _Answer:
         return self.terms_of[n]
 
     def _judge(self, said: _Said, cited: list[int]) -> None:
+        if said.claim and content_terms(said.plain) <= self.asked:
+            # "US households can order tests to detect which virus [S4]." says only what was asked;
+            # the question's own words would count as its support.
+            self.unsupported.append(said.plain)
+            return
         quotes = [self.numbered[n].text for n in cited]
         ctx = self.ctx
         if said.claim and not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]

@@ -4,18 +4,19 @@ Verified quotes can still be about another story: asked which fish was seen in d
 that story absent, a model names a fish from another article and quotes it correctly. So the
 LLM answer's evidence (the cited sentences and the articles they come from) is checked against
 the question's specifics before it is shown:
-- content: a rarity-weighted share of the question's content terms must occur in the cited
-  articles (rarity over the retrieved chunks, as in the extractive answerer);
 - names: the question's names (capitalised words past the first) that the cited articles lack,
-  allowing derived forms (Russia/Russian), must not carry half of that weight ("What did Belarus
-  offer Kazakhstan?" answered from the Astrakhan story); a plain "any name missing" rule refused
-  a third of answerable real-news questions, which name context the evidence paragraph omits;
+  allowing derived forms (Russia/Russian), must not carry half of the question's rarity-weighted
+  terms ("What did Belarus offer Kazakhstan?" answered from the Astrakhan story); a plain "any
+  name missing" rule refused a third of answerable real-news questions, which name context the
+  evidence paragraph omits;
 - closeness: the cited articles' best retrieved chunk must be close to the question (cosine);
-- years the question names must occur in the cited articles;
 - answer type: a "how many/much" question needs a number in a cited sentence that the question
   does not hold; a "when" question a date, day, month or year.
-This is the LLM path's own check; the extractive answerer has its own refusal rules.
-Thresholds: docs/design.md, "LLM answers with a real model (issue 15)".
+This is the LLM path's second line: the extractive evidence model refuses first, before the model
+is asked (RAG_LLM_EVIDENCE_GATE). Two checks were dropped on real news in LLM mode (80 tuning
+questions, docs/design.md "LLM answers with a real model (issue 15)"): a share of the question's
+terms in the cited articles (0.2) refused a fifth of the answerable questions, and "the years the
+question names" refused answerable ones that name the year the article does not spell out.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ _DATE_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class RelevanceParams:
-    min_coverage: float = 0.2  # rarity-weighted share of the question's terms the cited articles hold
     max_missing_names: float = 0.5  # rarity-weighted share of the question carried by names they lack
     min_dense: float = 0.45  # cosine of the cited articles' best retrieved chunk to the question
 
@@ -55,8 +55,6 @@ def unanswered(question: str, cited: Sequence[str], articles: Sequence[str], art
     pool = [content_terms(c.text) for c in chunks]
     weights = {t: math.log(1 + (len(pool) + 1) / (sum(t in p for p in pool) + 0.5)) for t in q_terms}
     total = sum(weights.values())
-    if total and sum(weights[t] for t in q_terms & terms) / total < params.min_coverage:
-        return "the cited articles are about something else"
     missing = sorted(n for n in named_terms(question) if not names_covered({n}, terms))
     if total and sum(weights.get(n, 0.0) for n in missing) / total >= params.max_missing_names:
         return f"the cited articles do not mention {', '.join(missing)}"
@@ -64,9 +62,6 @@ def unanswered(question: str, cited: Sequence[str], articles: Sequence[str], art
     dense = [c.dense_score for c in chunks if c.article_id in ids and c.dense_score is not None]
     if dense and max(dense) < params.min_dense:
         return "the cited articles are not close to the question"
-    years = set(_YEAR.findall(question)) - set(_YEAR.findall(evidence))
-    if years:
-        return f"the cited articles do not mention {', '.join(sorted(years))}"
     said = " ".join(cited)
     if _HOW_MANY.search(question) and not numbers(said) - numbers(question):
         return "the cited sentences hold no number"
