@@ -226,7 +226,8 @@ def test_a_one_word_item_is_checked_too(llm_pipeline, fake_llm):
 
 
 def test_a_sentence_that_only_restates_the_question_is_left_out(llm_pipeline, fake_llm):
-    fake_llm.enqueue(f"Belarus offered Astrakhan [S{MACHINERY}]. Belarus offered agricultural machinery [S{MACHINERY}].")
+    fake_llm.enqueue(f"Belarus offered Astrakhan [S{MACHINERY}]. "
+                     f"Belarus offered agricultural machinery [S{MACHINERY}].")
     answer = llm_pipeline().ask(SEED_QUESTION)
     assert answer.unsupported == ["Belarus offered Astrakhan."]
     assert answer.answer == "Belarus offered agricultural machinery [1]."
