@@ -52,9 +52,10 @@ def _content_terms(text: str) -> frozenset[str]:
 
 
 def named_terms(question: str) -> set[str]:
-    """Capitalised words past the first word: names the answer must be about."""
+    """Capitalised words past the first word: names the answer must be about. A single letter is
+    no name ("a government U-turn")."""
     found = set()
     for i, w in enumerate(words(question)):
-        if i > 0 and w[:1].isupper() and w.lower() not in STOP_WORDS:
+        if i > 0 and len(w) > 1 and w[:1].isupper() and w.lower() not in STOP_WORDS:
             found.add(stem(w))
     return found

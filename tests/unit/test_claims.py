@@ -54,3 +54,9 @@ def test_cached_embed_embeds_each_text_once_in_one_call() -> None:
     again = cached(["d e f", "a b c"])
     assert inner.calls == 1
     assert (again[1] == first[0]).all()
+
+
+def test_a_single_capital_letter_is_not_a_name() -> None:
+    from rag.terms import named_terms, stem
+
+    assert named_terms("Which broadcaster was saved after a government U-turn by Donelan?") == {stem("Donelan")}
