@@ -307,7 +307,7 @@ class Pipeline:
 
         s = self.settings
         found = self.extract(question, chunks, as_of if dated else None)
-        if s.llm_evidence_gate and found.refused:
+        if s.llm_evidence_gate and found.refused_by_evidence:
             # The evidence model refuses: the model is not asked. A small model answers a
             # neighbouring story from near-miss articles, with quotes that verify.
             yield Final(answer=extractive(question, chunks, found, "llm"))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answering.evidence import Assessment, answer_type, assess, has_type
+from rag.answering.evidence import DATED, Assessment, answer_type, assess, has_type
 from rag.sentences import split_paragraphs, split_sentences
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
@@ -69,6 +69,13 @@ class Extract:
     reason: str = ""
     wanted: str | None = None            # the answer type the question asks for
     assessment: Assessment | None = None  # None: refused before any evidence was weighed
+
+    @property
+    def refused_by_evidence(self) -> bool:
+        """Refused by an answer-type check or by the fitted model's probability (below the dated
+        model's threshold), not by the undated hand-set name/coverage rule alone: what keeps a
+        question from the LLM (the LLM path has its own names check, relevance.py)."""
+        return self.refused and (self.assessment is None or self.assessment.probability < DATED[2])
 
 
 _LIST_Q = re.compile(
