@@ -11,6 +11,9 @@ EMBED_CACHE = out/embed-cache.sqlite
 FRESH_CACHE = rm -f $(EMBED_CACHE) $(EMBED_CACHE)-wal $(EMBED_CACHE)-shm
 
 CHROMIUM ?= /usr/bin/chromium
+# pytest processes for `make pytest` (pytest-xdist; whole files per worker, so a file's module
+# fixtures are built once). 1 runs the suite in one process, as before.
+PYTEST_WORKERS ?= 2
 
 BENCH_SIZES ?= 1000 10000
 SCALE_CHUNKS ?= 100000
@@ -43,7 +46,7 @@ demo: install
 test: install lint browser pytest eval-gate
 
 pytest: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 ## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
 ## The hypothesis and schemathesis plugins are left out: importing them costs more than the tests.
