@@ -5,8 +5,15 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 QUESTION ?= What did Belarus offer Astrakhan?
 EVAL_CORPUS = --corpus seeds --corpus evals/corpus
+# Each `rag eval` ingests its corpus into a fresh store; the gate's datasets share corpora, so their
+# vectors are kept here and each text is embedded once per gate run (bit-identical vectors).
+EMBED_CACHE = out/embed-cache.sqlite
+FRESH_CACHE = rm -f $(EMBED_CACHE) $(EMBED_CACHE)-wal $(EMBED_CACHE)-shm
 
 CHROMIUM ?= /usr/bin/chromium
+# pytest processes for `make pytest` (pytest-xdist; whole files per worker, so a file's module
+# fixtures are built once). 1 runs the suite in one process, as before.
+PYTEST_WORKERS ?= 2
 
 BENCH_SIZES ?= 1000 10000
 SCALE_CHUNKS ?= 100000
@@ -39,7 +46,7 @@ demo: install
 test: install lint browser pytest eval-gate
 
 pytest: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 ## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
 ## The hypothesis and schemathesis plugins are left out: importing them costs more than the tests.
@@ -47,20 +54,21 @@ unit: install
 	$(BIN)/python -m pytest tests/unit -q -p no:hypothesispytest -p no:schemathesis -p no:anyio
 
 eval-gate: install
-	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json
-	$(BIN)/rag eval --dataset evals/datasets/corpus.jsonl $(EVAL_CORPUS) --out out/eval-corpus --floors evals/floors/corpus.json
-	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json
-	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json
-	$(BIN)/rag eval --dataset evals/datasets/time.jsonl --corpus evals/corpus-time --out out/eval-time --floors evals/floors/time.json
-	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json
+	$(FRESH_CACHE)
+	$(BIN)/rag eval --dataset evals/datasets/seed.jsonl $(EVAL_CORPUS) --out out/eval-seed --floors evals/floors/seed.json --embed-cache $(EMBED_CACHE)
+	$(BIN)/rag eval --dataset evals/datasets/corpus.jsonl $(EVAL_CORPUS) --out out/eval-corpus --floors evals/floors/corpus.json --embed-cache $(EMBED_CACHE)
+	$(BIN)/rag eval --dataset evals/datasets/lexical.jsonl $(EVAL_CORPUS) --out out/eval-lexical --floors evals/floors/lexical.json --embed-cache $(EMBED_CACHE)
+	$(BIN)/rag eval --dataset evals/datasets/followups.jsonl $(EVAL_CORPUS) --out out/eval-followups --floors evals/floors/followups.json --embed-cache $(EMBED_CACHE)
+	$(BIN)/rag eval --dataset evals/datasets/time.jsonl --corpus evals/corpus-time --out out/eval-time --floors evals/floors/time.json --embed-cache $(EMBED_CACHE)
+	$(BIN)/rag eval quotes --dataset evals/datasets/quotes.jsonl $(EVAL_CORPUS) --out out/eval-quotes --floors evals/floors/quotes.json --embed-cache $(EMBED_CACHE)
 	$(MAKE) --no-print-directory eval-news
 
 ## Real news (issue 13): answers and refusals on $(NEWS_DEV), gated by evals/floors/news-*.json.
 eval-news: install
 	@if [ ! -f "$(NEWS_DEV)/dataset-literal.jsonl" ]; then echo "eval-news: skipped, no real-news dev data at $(NEWS_DEV)"; exit 0; fi; \
-	set -e; \
-	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-literal.jsonl --corpus $(NEWS_DEV)/corpus.jsonl --out out/eval-news --floors evals/floors/news-literal.json; \
-	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-refusal.jsonl --corpus $(NEWS_DEV)/corpus-minus.jsonl --out out/eval-news-refusal --floors evals/floors/news-refusal.json
+	set -e; $(FRESH_CACHE); \
+	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-literal.jsonl --corpus $(NEWS_DEV)/corpus.jsonl --out out/eval-news --floors evals/floors/news-literal.json --embed-cache $(EMBED_CACHE); \
+	$(BIN)/rag eval --dataset $(NEWS_DEV)/dataset-refusal.jsonl --corpus $(NEWS_DEV)/corpus-minus.jsonl --out out/eval-news-refusal --floors evals/floors/news-refusal.json --embed-cache $(EMBED_CACHE)
 
 ## Benchmarks (minutes; never part of `make test`): results/*.json and benchmarks/RESULTS.md.
 ## 100k chunks: make bench BENCH_SIZES="1000 10000 100000"; replicas at 1M: make bench SCALE_CHUNKS=1000000

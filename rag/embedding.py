@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
+import threading
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from rag.errors import ConfigError
@@ -119,6 +123,60 @@ class LocalMiniLM:
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             out[idx] = pooled
         return out
+
+
+class CachedEmbedder:
+    """Another embedder whose vectors are kept in a SQLite file, keyed by the model's name and the
+    text, so a text is embedded once however many fresh stores it goes into. `rag eval
+    --embed-cache` uses it: the eval gate ingests the same corpus into a new store per dataset.
+    A vector read back is the one the model gave (float32, bit for bit)."""
+
+    _LOOKUP = 500  # keys per SELECT (SQLite allows 999 parameters by default in old builds)
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.path = path
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _conn(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # a cache: a vector lost in a crash is embedded again
+        conn.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
+        return conn
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.sha256(f"{self.name}\0{text}".encode("utf-8", "surrogatepass")).digest()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return self.inner.embed(texts)
+        keys = [self._key(t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            unique = list(dict.fromkeys(keys))
+            for b in range(0, len(unique), self._LOOKUP):
+                part = unique[b : b + self._LOOKUP]
+                rows = self._conn.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if missing:
+            vectors = np.asarray(self.inner.embed(list(missing.values())), dtype=np.float32)
+            with self._lock, self._conn:
+                self._conn.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",
+                                       [(k, v.tobytes()) for k, v in zip(missing, vectors, strict=True)])
+            found.update(zip(missing, vectors, strict=True))
+        return np.stack([found[k] for k in keys])
 
 
 class OpenAIEmbedder:

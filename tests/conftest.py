@@ -66,7 +66,8 @@ def start_chroma(path: Path, port: int) -> subprocess.Popen:  # type: ignore[typ
     log = open(path / "server.log", "ab")
     proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
+    # A start-up wait, not a check: with `pytest -n 2` two servers may come up beside busy tests.
+    deadline = time.monotonic() + 120
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).read()

@@ -3,6 +3,7 @@ LLM, and the API fuzzed from its own OpenAPI document. Each gets a clear error o
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import tempfile
@@ -93,6 +94,7 @@ def test_article_text_that_instructs_the_llm_cannot_get_unverified_quotes_throug
 # The fuzzed API runs over a store of its own (the fuzzer adds and deletes articles), created
 # lazily: nothing is read or loaded until the first request, and the seed is ingested then.
 _FUZZ_DIR = tempfile.mkdtemp(prefix="rag-fuzz-")
+atexit.register(shutil.rmtree, _FUZZ_DIR, True)  # also where this module is only collected (pytest -n)
 _FUZZ_PIPELINE = Pipeline(Settings(data_dir=Path(_FUZZ_DIR) / "store"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(_FUZZ_PIPELINE))
 

@@ -10,8 +10,9 @@ import click
 from rag.cli.common import get_pipeline, is_terminal, user_errors
 
 if TYPE_CHECKING:
-    from rag.config import Mode, RetrievalMethod
+    from rag.config import Mode, RetrievalMethod, Settings
     from rag.evals.runner import EvalRun
+    from rag.pipeline import Pipeline
 
 Progress = Callable[[int, int], None]
 
@@ -35,11 +36,14 @@ Progress = Callable[[int, int], None]
               show_default=True, help="Where metrics.json and answers.jsonl go.")
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
+@click.option("--embed-cache", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite file of vectors by model and text, reused across runs (the gate's datasets "
+                   "share corpora); delete it when the model changes.")
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
                top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
                sample: int | None, out: Path,
-               floors: Path | None) -> None:
+               floors: Path | None, embed_cache: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
     \b
@@ -52,16 +56,18 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
     if dataset is None or not corpus:
         raise click.UsageError("--dataset and at least one --corpus are required")
     from rag.evals.runner import check_floors, run_eval, why_summary, write_results
+    from rag.pipeline import Pipeline
 
     settings = get_pipeline().settings
     if retrieval:
         settings = settings.model_copy(update={"retrieval": retrieval})
     if no_time:
         settings = settings.model_copy(update={"time_aware": False})
+    factory = _cached_factory(embed_cache) if embed_cache else Pipeline.from_settings
     with user_errors():
-        run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress,
-                                                                  mode=mode, use_history=not ignore_history,
-                                                                  sample_size=sample))
+        run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress, factory,
+                                                           mode=mode, use_history=not ignore_history,
+                                                           sample_size=sample))
     for error in run.corpus_errors + run.dataset.errors:
         click.echo(f"error: {error}", err=True)
     write_results(run, out)
@@ -97,7 +103,11 @@ def compare(before: Path, after: Path) -> None:
               show_default=True)
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
-def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | None) -> None:
+@click.option("--embed-cache", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite file of vectors by model and text, reused across runs (the gate's datasets "
+                   "share corpora); delete it when the model changes.")
+def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | None,
+           embed_cache: Path | None) -> None:
     """Measure quote repair: paraphrases re-grounded to the right sentence, and no negated,
     changed, invented or stitched quote re-grounded at all, across repair thresholds.
 
@@ -111,6 +121,8 @@ def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | No
     from rag.loaders import load_paths
 
     pipeline = get_pipeline()
+    if embed_cache:
+        pipeline = _cached_factory(embed_cache)(pipeline.settings)
     with user_errors():
         loaded = load_paths(corpus, pipeline.settings.max_file_bytes)
         texts = {a.id: a.text for a in loaded.articles}
@@ -132,6 +144,16 @@ def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | No
         click.echo(f"FAIL: {breach}", err=True)
     if breaches:
         raise SystemExit(1)
+
+
+def _cached_factory(path: Path) -> Callable[[Settings], Pipeline]:
+    """Pipelines whose embedder keeps its vectors in `path` (rag/embedding.py CachedEmbedder)."""
+    from rag.embedding import CachedEmbedder
+    from rag.pipeline import Pipeline
+
+    def make(settings: Settings) -> Pipeline:
+        return Pipeline(settings, embedder=CachedEmbedder(Pipeline(settings).embedder, path))
+    return make
 
 
 def _run_with_progress(run: Callable[[Progress | None], EvalRun]) -> EvalRun:
