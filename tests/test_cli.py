@@ -131,7 +131,9 @@ def test_eval_runs_in_llm_mode_against_the_fake_server(tmp_path, fake_llm):
     assert metrics["quote_repair_rate"] > 0 and metrics["quote_drop_rate"] > 0  # the fake's loose copies
     answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert {a["mode"] for a in answers} <= {"llm", "extractive-fallback"} and "llm" in {a["mode"] for a in answers}
-    assert len(fake_llm.requests) >= metrics["n_questions"]
+    # Every question the evidence gate let through was put to the model; the gate's refusals were not.
+    gated = [a for a in answers if a["refused"] and (a["notice"] or "").startswith("Refused: ")]
+    assert len(fake_llm.requests) >= metrics["n_questions"] - len(gated) > 0
 
 
 def test_a_refusal_says_why_in_the_human_output(tmp_path):

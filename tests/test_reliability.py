@@ -254,9 +254,13 @@ def test_a_read_only_data_dir_is_named(tmp_path, monkeypatch):
 
 # --- item 6: cancellation ------------------------------------------------------------------------
 
+# Distinct sentences first (a repeated line is dropped, so it streams nothing), then 6 s of more.
+MET = ["Lukashenko met the Astrakhan governor in Minsk [1].", "The Astrakhan governor met Lukashenko in Minsk [1].",
+       "Igor Babushkin met Aleksandr Lukashenko in Minsk [1].", "Lukashenko and Babushkin met in Minsk [1].",
+       "Babushkin, governor of Astrakhan Oblast, met Lukashenko [1].", "Lukashenko met Igor Babushkin on 2 May [1]."]
 LONG_REPLY = ('QUOTES:\n[1] (source 1) "Belarusian President Aleksandr Lukashenko met with Governor of Russia\'s '
               'Astrakhan Oblast Igor Babushkin in Minsk on 2 May."\nANSWER:\n'
-              + "Lukashenko met the Astrakhan governor in Minsk [1]. " * 60)
+              + " ".join(MET) + " " + "Lukashenko met the Astrakhan governor in Minsk [1]. " * 60)
 
 
 @pytest.mark.parametrize("route", ["/v1/ask", "/v1/chat/completions"])

@@ -35,6 +35,7 @@ _MARKER = re.compile(r"[\[(]\s*(S?\s*\d+(?:\s*(?:[,;]|and)\s*S?\s*\d+)*)\s*[\])]
 _BARE = re.compile(r"\bS(\d+)\b")
 # An answer sentence ends at . ! ? (and the markers after it) before whitespace, or at a newline.
 _END = re.compile(r"[.!?][\"”’)]*(?:[ \t]*\[[^\]\n]*\])*[ \t]*(?:\n+|[ \t]+(?=\S)|$)|\n+")
+_LABEL = re.compile(r"^\W*\w+(?:\s+\w+)?\s*:$")  # "ANSWER:", "Sources:": a header, not a claim
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")  # a list line's bullet or number
 _REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
 
@@ -98,7 +99,6 @@ class _Answer:
     embed: CachedEmbed | None
     accepted: list[_Said] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
-    held: list[_Said] = field(default_factory=list)  # claims without markers: decided at the end
     invalid: int = 0
     cited_any: set[int] = field(default_factory=set)
     relevance: str | None = None  # why the evidence does not answer the question
@@ -132,17 +132,11 @@ class _Answer:
         if _REFUSAL_FOLDED in normalise(said.plain).text:
             self.refused = True
             return
-        if not said.cited and (not said.plain or not said.claim):
+        if not said.cited and (not said.plain or not said.claim or _LABEL.match(said.plain)):
             return  # "Answer:" or "Yes." says nothing to check or show
-        if self.held or (said.claim and not said.cited):
-            self.held.append(said)  # checked against all the answer's citations once it ends
-            return
-        self._judge(said, said.cited)
-
-    def finish(self) -> None:
-        for said in self.held:
-            self._judge(said, said.cited or self.attribute(said.plain))
-        self.held = []
+        # A claim without numbers is judged at once against the sentences that say it, so the
+        # stream never waits for the end of the reply.
+        self._judge(said, said.cited or self.attribute(said.plain))
 
     def attribute(self, claim: str) -> list[int]:
         """The numbered sentences an unmarked claim draws on, for a reply that cites nothing (a
@@ -257,7 +251,6 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
     done, _ = cut_reply(buffer, final=True)
     for sentence in done:
         state.take(sentence)
-    state.finish()
     if not state.relevance_checked and state.accepted:
         state.relevance_checked = True  # accepted sentences that cite nothing: no evidence to check
     tail = state.stream()
