@@ -74,12 +74,14 @@ def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[ty
     proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
+    for _ in range(600):  # a loaded machine takes long to start it on a large store
         try:
             urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
             return proc, url
         except OSError:
             time.sleep(0.2)
+    proc.terminate()
+    proc.wait()
     raise RuntimeError("chroma run did not start")
 
 
