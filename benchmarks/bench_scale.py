@@ -12,6 +12,14 @@ benchmarks/corpus.py's articles, questions are embedded by the real model. Searc
 the index layer (ChunkIndex.search) with the question's vector given, so the numbers are the
 store's and the index's, not the model's.
 
+The filled store is built once, by a bulk import into an embedded store (`--role fill`, in a
+subprocess; ChunkStore.import_articles writes the records, chunks, change entries and vectors the
+project writes, 5,000 chunks a call), and cached under `--cache` (default /tmp/rag-scale-cache),
+one folder per chunk count; a larger count starts from the largest cached smaller one. Each run
+copies the cached folder and serves the copy with `chroma run`, so runs never change the cache.
+The writer and the reader are real: writes go through ChunkIndex.write (leases, feed), the reader
+is a separate process following the feed.
+
 Run: .venv/bin/python -m benchmarks.bench_scale --chunks 100000 [--seconds 30]   (1M: --chunks 1000000)
 """
 

@@ -351,7 +351,8 @@ class ChunkStore:
         records = [{**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs), "seq": seq}
                    for article, digest, cs in items]
         self._upsert(self.articles, ids, [[1.0]] * len(items), [a.text for a, _, _ in items], records, add=True)
-        self._upsert(self.changes, ids, [[1.0]] * len(ids), None, [{**r, "op": "write"} for r in records], add=True)
+        self._upsert(self.changes, ids, [[1.0]] * len(ids), None, [{**r, "op": "write", "record_seq": seq}
+                                                                  for r in records], add=True)
 
     def _upsert(self, collection, ids, embeddings, documents, metadatas, add=False) -> None:  # type: ignore[no-untyped-def]
         for lo in range(0, len(ids), self.batch_size):
@@ -373,7 +374,10 @@ class ChunkStore:
                         records: list[dict[str, Any]] | None = None) -> None:
         """A write's entry carries the record's metadata (the chunk ids follow from its hash and
         count), so a replica applies it with one request for the chunks."""
-        metadatas = [{**_UNSET, **(records[n] if records else {}), "seq": s, "op": op} for n, s in enumerate(seqs)]
+        # `record_seq` marks the record as this entry's own: a writer of an older version of this code
+        # upserting {seq, op} over it leaves a stale record behind, with a different seq.
+        metadatas = [{**_UNSET, **({**records[n], "record_seq": s} if records else {}), "seq": s, "op": op}
+                     for n, s in enumerate(seqs)]
         self._upsert(self.changes, article_ids, [[1.0]] * len(article_ids), None, metadatas)
 
     @_mapped
@@ -399,7 +403,8 @@ class ChunkStore:
                                    limit=self.batch_size, offset=offset)
             for i, m in zip(got["ids"], got["metadatas"], strict=True):
                 if m:
-                    info = _info(i, m)  # entries written before they carried the record have none
+                    # entries written before they carried the record have none
+                    info = _info(i, m) if m.get("record_seq") == m.get("seq") else None
                     record = (info, float(m.get("seq", 0.0)), m.get("published_ts")) if info else None
                     out.append(Change(i, float(m.get("seq", 0.0)), str(m.get("op", "write")), record))
             if len(got["ids"]) < self.batch_size:
@@ -560,7 +565,7 @@ def _in(key: str, values: list[str]) -> dict[str, Any]:
 _HOST = socket.gethostname()
 # The record's keys, unset: merged under a new record (or a tombstone) so no old value survives.
 _UNSET: dict[str, Any] = dict.fromkeys(("title", "url", "source", "published_at", "published_ts", "content_hash",
-                                        "n_chunks"))
+                                        "n_chunks", "record_seq"))
 
 
 def _dead_here(lease: dict[str, Any]) -> bool:
