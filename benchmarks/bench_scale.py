@@ -12,6 +12,14 @@ benchmarks/corpus.py's articles, questions are embedded by the real model. Searc
 the index layer (ChunkIndex.search) with the question's vector given, so the numbers are the
 store's and the index's, not the model's.
 
+The filled store is built once, by a bulk import into an embedded store (`--role fill`, in a
+subprocess; ChunkStore.import_articles writes the records, chunks, change entries and vectors the
+project writes, 5,000 chunks a call), and cached under `--cache` (default /tmp/rag-scale-cache),
+one folder per chunk count; a larger count starts from the largest cached smaller one. Each run
+copies the cached folder and serves the copy with `chroma run`, so runs never change the cache.
+The writer and the reader are real: writes go through ChunkIndex.write (leases, feed), the reader
+is a separate process following the feed.
+
 Run: .venv/bin/python -m benchmarks.bench_scale --chunks 100000 [--seconds 30]   (1M: --chunks 1000000)
 """
 
@@ -29,6 +37,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +49,7 @@ from rag.embedding import LocalMiniLM
 from rag.pipeline import Pipeline
 
 DIM = 384
+PREFIX = "scale"
 
 
 def unit_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,12 +82,14 @@ def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[ty
     proc = subprocess.Popen([exe, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
+    for _ in range(600):  # a loaded machine takes long to start it on a large store
         try:
             urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
             return proc, url
         except OSError:
             time.sleep(0.2)
+    proc.terminate()
+    proc.wait()
     raise RuntimeError("chroma run did not start")
 
 
@@ -85,19 +97,66 @@ def settings(url: str, prefix: str, data_dir: Path) -> Settings:
     return Settings(chroma_url=url, collection_prefix=prefix, data_dir=data_dir)
 
 
-def fill(pipeline: Pipeline, size: int, bank: list[str]) -> int:
-    group, count, started = [], 0, time.monotonic()
-    for article in articles(bank):
-        chunks = pipeline.chunk(article, article.content_hash)
-        group.append((article, article.content_hash, chunks))
-        count += len(chunks)
-        if sum(len(g[2]) for g in group) >= 2000 or count >= size:
-            pipeline.index.write(group, pipeline.embedder.embed([c.text for _, _, cs in group for c in cs]))
-            group = []
-            print(f"  filled {count} chunks ({time.monotonic() - started:.0f} s)", flush=True)
-        if count >= size:
-            return count
+FILL_BATCH = 5000  # chunks per bulk import
+
+
+def fill(data_dir: Path, skip: int, have: int, size: int) -> dict[str, int]:
+    """Bulk-import synthetic articles into an embedded store at `data_dir` until it holds `size`
+    chunks: the records, chunks (with metadata), change entries and vectors the project writes,
+    in large batches (ChunkStore.import_articles). The first `skip` articles of the stream (`have`
+    chunks) are already there. The directory is then served by `chroma run`."""
+    model = LocalMiniLM()
+    pipeline = Pipeline(Settings(collection_prefix=PREFIX, data_dir=data_dir), embedder=Synthetic(model))
+    store = pipeline.index.store
+    stream = articles(sentence_bank())
+    for _ in range(skip):
+        next(stream)
+    count, n_articles, group, started = have, skip, [], time.monotonic()
+    seq = time.time()
+    with ThreadPoolExecutor(max_workers=1) as pool:  # chunk the next batch while Chroma takes this one
+        pending: Future[None] | None = None
+        for article in stream:
+            chunks = pipeline.chunk(article, article.content_hash)
+            group.append((article, article.content_hash, chunks))
+            count += len(chunks)
+            n_articles += 1
+            if sum(len(g[2]) for g in group) >= FILL_BATCH or count >= size:
+                if pending is not None:
+                    pending.result()
+                vectors = pipeline.embedder.embed([c.text for _, _, cs in group for c in cs])
+                pending = pool.submit(store.import_articles, group, vectors, seq)
+                group = []
+                print(f"  filled {count} chunks ({time.monotonic() - started:.0f} s)", flush=True)
+            if count >= size:
+                assert pending is not None
+                pending.result()
+                return {"articles": n_articles, "chunks": count}
     raise AssertionError("unreachable")
+
+
+def cached_store(cache: Path, size: int) -> tuple[Path, dict[str, int]]:
+    """A filled store of `size` chunks under `cache`, built once and reused: a larger size starts
+    from the largest smaller one (200k = 100k + 100k more)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    done = cache / f"{PREFIX}-{size}"
+    if (done / "fill.json").exists():
+        return done, json.loads((done / "fill.json").read_text())
+    smaller = sorted((int(p.name.rsplit("-", 1)[1]), p) for p in cache.glob(f"{PREFIX}-*")
+                     if (p / "fill.json").exists() and int(p.name.rsplit("-", 1)[1]) < size)
+    work = cache / f".{PREFIX}-{size}-{time.time_ns()}"
+    base = {"articles": 0, "chunks": 0}
+    if smaller:
+        shutil.copytree(smaller[-1][1] / "data", work / "data")
+        base = json.loads((smaller[-1][1] / "fill.json").read_text())
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_scale", "--role", "fill", "--data-dir",
+                    str(work / "data"), "--skip", str(base["articles"]), "--have", str(base["chunks"]),
+                    "--chunks", str(size)], check=True)
+    meta = json.loads((work / "data" / "fill.json").read_text())
+    meta["fill_s"] = round(time.monotonic() - started, 1)
+    (work / "fill.json").write_text(json.dumps(meta))
+    work.rename(done)
+    return done, meta
 
 
 def rss_mb() -> float:
@@ -214,22 +273,33 @@ def main() -> None:
     parser.add_argument("--prefix")
     parser.add_argument("--data-dir")
     parser.add_argument("--warm-only", action="store_true")
+    parser.add_argument("--skip", type=int, default=0)
+    parser.add_argument("--have", type=int, default=0)
+    parser.add_argument("--cache", default="/tmp/rag-scale-cache",
+                        help="filled stores are kept here, one folder per chunk count, and reused")
     args = parser.parse_args()
     if args.role == "reader":
         reader(args)
         return
+    if args.role == "fill":
+        data = Path(args.data_dir)
+        (data / "fill.json").write_text(json.dumps(fill(data, args.skip, args.have, args.chunks)))
+        return
     model = LocalMiniLM()
     bank = sentence_bank()
-    with tempfile.TemporaryDirectory() as tmp:
+    started = time.monotonic()
+    cached, filled = cached_store(Path(args.cache), args.chunks)
+    chunks = filled["chunks"]
+    with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
         root = Path(tmp)
+        shutil.copytree(cached / "data", root / "data")  # the run adds articles: the cache stays as filled
+        fill_s = time.monotonic() - started
         server, url = start_chroma(root)
         try:
-            prefix = "scale"
+            prefix = PREFIX
             writer = Pipeline(settings(url, prefix, root / "writer"), embedder=Synthetic(model))
-            started = time.monotonic()
-            chunks = fill(writer, args.chunks, bank)
-            fill_s = time.monotonic() - started
-            print(f"filled {chunks} chunks in {fill_s:.0f} s; starting a cold reader replica", flush=True)
+            print(f"{chunks} chunks ready in {fill_s:.0f} s (first fill: {filled.get('fill_s')} s); "
+                  "starting a cold reader replica", flush=True)
             proc = spawn_reader(url, prefix, root / "reader", args.seconds)
             assert proc.stdout is not None
             line = proc.stdout.readline()
@@ -249,7 +319,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
-    row = {"chunks": chunks, "fill_s": round(fill_s, 1), "seconds": args.seconds, "reader": cold,
+    row = {"chunks": chunks, "articles": filled["articles"], "ready_s": round(fill_s, 1),
+           "first_fill_s": filled.get("fill_s"), "seconds": args.seconds, "reader": cold,
            "warm_replica": warm, "writes": len(write_s),
            "write_ms": {"p50": pct([w * 1000 for w in write_s], 50)} if write_s else {}}
     print(json.dumps(row, indent=2))

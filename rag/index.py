@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rag.index")
 _FEED_BATCH = 200  # articles re-read from the store per request when applying the feed
+_LOAD_BATCH = 1000  # articles per request in a cold load (about 3,500 chunks with their vectors)
 
 
 @dataclass
@@ -173,9 +174,20 @@ class ChunkIndex:
         held = self.lexical.seqs([c.article_id for c in changes])
         todo = [c for c in changes if held.get(c.article_id, -1.0) < c.seq]
         applied = 0
-        for lo in range(0, len(todo), _FEED_BATCH):
-            states = self.store.states([c.article_id for c in todo[lo: lo + _FEED_BATCH]])
+        # A delete's entry is its tombstone and a write's carries its record: only the chunks
+        # (by id) are read, one request per batch. Older entries without a record read it too.
+        tombstones = [ArticleState(c.article_id, c.seq, None) for c in todo if c.op == "delete"]
+        if tombstones:
+            applied += self.lexical.apply(tombstones)
+        written = [c for c in todo if c.op != "delete" and c.record is not None]
+        for lo in range(0, len(written), _FEED_BATCH):
+            batch = written[lo: lo + _FEED_BATCH]
+            states = self.store.states([c.article_id for c in batch], True,
+                                       {c.article_id: c.record for c in batch if c.record is not None})
             applied += self.lexical.apply(states)
+        bare = [c.article_id for c in todo if c.op != "delete" and c.record is None]
+        for lo in range(0, len(bare), _FEED_BATCH):
+            applied += self.lexical.apply(self.store.states(bare[lo: lo + _FEED_BATCH]))
         newest = max((c.seq for c in changes), default=position)
         if newest > position:
             self.lexical.set_state("position", repr(newest))
@@ -210,8 +222,8 @@ class ChunkIndex:
             for page in self.store.article_pages():
                 records = {info.id: (info, seq, ts) for info, seq, ts in page}
                 ids = list(records)
-                for lo in range(0, len(ids), _FEED_BATCH * 2):
-                    yield {i: records[i] for i in ids[lo: lo + _FEED_BATCH * 2]}
+                for lo in range(0, len(ids), _LOAD_BATCH):
+                    yield {i: records[i] for i in ids[lo: lo + _LOAD_BATCH]}
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
             pending = None

@@ -43,6 +43,7 @@ from urllib.parse import urlparse
 
 from rag import chunking
 from rag.errors import ConfigError, StoreBusy, StoreError, StoreUnavailable
+from rag.ids import chunk_id as make_chunk_id
 from rag.types import Article, ArticleInfo, Chunk, Filters, RetrievedChunk, StoredChunk
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-ARTICLE_PAGE = 2000  # article records per page when listing the whole store
+ARTICLE_PAGE = 5000  # article records per page when listing the whole store
 CHUNK_PAGE_ARTICLES = 250  # articles whose chunks are fetched in one request (about 1,000 chunks)
 
 
@@ -132,6 +133,7 @@ class Change:
     article_id: str
     seq: float
     op: str  # write | delete
+    record: tuple[ArticleInfo, float, int | None] | None = None  # a write's record, as the entry carries it
 
 
 @dataclass(frozen=True)
@@ -316,16 +318,8 @@ class ChunkStore:
         article_ids = [article.id for article, _, _ in items]
         previous = self._seqs(article_ids)
         chunks = [c for _, _, cs in items for c in cs]
-        chunk_metadatas: list[dict[str, Any]] = []
-        for article, _, article_chunks in items:
-            keys = _filter_keys(article)
-            chunk_metadatas.extend(
-                {**keys, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
-                 "para_start": c.starts_paragraph}
-                for c in article_chunks
-            )
         self._upsert(self.chunks, [c.id for c in chunks], list(vectors), [c.text for c in chunks],
-                     chunk_metadatas)
+                     _chunk_metadatas(items))
         current = {c.id for c in chunks}
         for batch in _batches(article_ids, CHUNK_PAGE_ARTICLES):
             existing = self.chunks.get(where=_in("article_id", batch), include=[])["ids"]
@@ -333,20 +327,39 @@ class ChunkStore:
             if stale:
                 self.chunks.delete(ids=stale)
         seqs = [_next_seq(previous.get(i)) for i in article_ids]
+        # Chroma merges an upsert's metadata into the old one: a key the new version lacks is
+        # given as None, which removes it (an edit that drops the url must not keep the old one).
         article_metadatas = [
-            {**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs), "seq": seq}
+            {**_UNSET, **_article_metadata(article), "content_hash": digest, "n_chunks": len(cs), "seq": seq}
             for (article, digest, cs), seq in zip(items, seqs, strict=True)
         ]
         self._upsert(self.articles, article_ids, [[1.0]] * len(items), [a.text for a, _, _ in items],
                      article_metadatas)
-        self._record_changes(article_ids, seqs, "write")
+        self._record_changes(article_ids, seqs, "write", article_metadatas)
         return seqs
 
-    def _upsert(self, collection, ids, embeddings, documents, metadatas) -> None:  # type: ignore[no-untyped-def]
+    @_mapped
+    def import_articles(self, items: Sequence[tuple[Article, str, list[Chunk]]], vectors: np.ndarray,
+                        seq: float) -> None:
+        """Bulk import into a store that no one else writes yet (a benchmark's prefill, a
+        migration): the same records, chunks and change entries as `write_articles`, in large
+        batches, without leases or the stale-chunk check. The ids must be new to the store."""
+        chunks = [c for _, _, cs in items for c in cs]
+        ids = [article.id for article, _, _ in items]
+        self._upsert(self.chunks, [c.id for c in chunks], list(vectors), [c.text for c in chunks],
+                     _chunk_metadatas(items), add=True)
+        records = [{**_article_metadata(article), "content_hash": digest, "n_chunks": len(cs), "seq": seq}
+                   for article, digest, cs in items]
+        self._upsert(self.articles, ids, [[1.0]] * len(items), [a.text for a, _, _ in items], records, add=True)
+        self._upsert(self.changes, ids, [[1.0]] * len(ids), None, [{**r, "op": "write", "record_seq": seq}
+                                                                  for r in records], add=True)
+
+    def _upsert(self, collection, ids, embeddings, documents, metadatas, add=False) -> None:  # type: ignore[no-untyped-def]
         for lo in range(0, len(ids), self.batch_size):
             hi = lo + self.batch_size
-            collection.upsert(ids=ids[lo:hi], embeddings=embeddings[lo:hi], metadatas=metadatas[lo:hi],
-                              **({"documents": documents[lo:hi]} if documents is not None else {}))
+            write = collection.add if add else collection.upsert
+            write(ids=ids[lo:hi], embeddings=embeddings[lo:hi], metadatas=metadatas[lo:hi],
+                  **({"documents": documents[lo:hi]} if documents is not None else {}))
 
     def _seqs(self, article_ids: list[str]) -> dict[str, float]:
         """The last change of each article, record or tombstone."""
@@ -357,9 +370,15 @@ class ChunkStore:
                 seqs[i] = float((m or {}).get("seq", 0.0))
         return seqs
 
-    def _record_changes(self, article_ids: list[str], seqs: list[float], op: str) -> None:
-        self._upsert(self.changes, article_ids, [[1.0]] * len(article_ids), None,
-                     [{"seq": s, "op": op} for s in seqs])
+    def _record_changes(self, article_ids: list[str], seqs: list[float], op: str,
+                        records: list[dict[str, Any]] | None = None) -> None:
+        """A write's entry carries the record's metadata (the chunk ids follow from its hash and
+        count), so a replica applies it with one request for the chunks."""
+        # `record_seq` marks the record as this entry's own: a writer of an older version of this code
+        # upserting {seq, op} over it leaves a stale record behind, with a different seq.
+        metadatas = [{**_UNSET, **({**records[n], "record_seq": s} if records else {}), "seq": s, "op": op}
+                     for n, s in enumerate(seqs)]
+        self._upsert(self.changes, article_ids, [[1.0]] * len(article_ids), None, metadatas)
 
     @_mapped
     def delete_article(self, article_id: str) -> tuple[bool, float]:
@@ -382,8 +401,12 @@ class ChunkStore:
         while True:
             got = self.changes.get(where={"seq": {"$gte": seq}}, include=["metadatas"],
                                    limit=self.batch_size, offset=offset)
-            out += [Change(i, float(m.get("seq", 0.0)), str(m.get("op", "write")))
-                    for i, m in zip(got["ids"], got["metadatas"], strict=True) if m]
+            for i, m in zip(got["ids"], got["metadatas"], strict=True):
+                if m:
+                    # entries written before they carried the record have none
+                    info = _info(i, m) if m.get("record_seq") == m.get("seq") else None
+                    record = (info, float(m.get("seq", 0.0)), m.get("published_ts")) if info else None
+                    out.append(Change(i, float(m.get("seq", 0.0)), str(m.get("op", "write")), record))
             if len(got["ids"]) < self.batch_size:
                 return out
             offset += len(got["ids"])
@@ -418,14 +441,17 @@ class ChunkStore:
         tomb = self._seqs([i for i in ids if i not in records]) if len(records) < len(ids) else {}
         by_article: dict[str, list[tuple[StoredChunk, Any]]] = {}
         if with_chunks and records:
-            for batch in _batches([i for i in ids if i in records], CHUNK_PAGE_ARTICLES):
-                got = self.chunks.get(where=_in("article_id", batch),
-                                      include=["documents", "metadatas", "embeddings"])
+            # The record names its chunks (id, content hash, count): fetched by id, a primary-key
+            # lookup, where a filter on article_id would go through the metadata index.
+            wanted = [make_chunk_id(i, records[i][0].content_hash, n)
+                      for i in ids if i in records for n in range(records[i][0].n_chunks)]
+            for batch in _batches(wanted, self.batch_size):
+                got = self.chunks.get(ids=batch, include=["documents", "metadatas", "embeddings"])
                 for chunk_id, text, meta, vector in zip(got["ids"], got["documents"], got["metadatas"],
                                                         got["embeddings"], strict=True):
                     article_id = (meta or {}).get("article_id")
-                    if article_id not in records or chunk_hash(chunk_id) != records[article_id][0].content_hash[:12]:
-                        continue  # another version's chunk, mid-write
+                    if article_id not in records:
+                        continue
                     chunk = stored_chunk(chunk_id, text, meta, records[article_id][0])
                     if chunk is not None:
                         by_article.setdefault(article_id, []).append((chunk, vector))
@@ -537,6 +563,9 @@ def _in(key: str, values: list[str]) -> dict[str, Any]:
 
 
 _HOST = socket.gethostname()
+# The record's keys, unset: merged under a new record (or a tombstone) so no old value survives.
+_UNSET: dict[str, Any] = dict.fromkeys(("title", "url", "source", "published_at", "published_ts", "content_hash",
+                                        "n_chunks", "record_seq"))
 
 
 def _dead_here(lease: dict[str, Any]) -> bool:
@@ -557,6 +586,15 @@ def _next_seq(previous: float | None) -> float:
     hosts' clocks disagree."""
     now = time.time()
     return now if previous is None or now > previous else previous + 0.001
+
+
+def _chunk_metadatas(items: Sequence[tuple[Article, str, list[Chunk]]]) -> list[dict[str, Any]]:
+    metadatas: list[dict[str, Any]] = []
+    for article, _, article_chunks in items:
+        keys = _filter_keys(article)
+        metadatas.extend({**keys, "article_id": article.id, "index": c.index, "start": c.start, "end": c.end,
+                          "para_start": c.starts_paragraph} for c in article_chunks)
+    return metadatas
 
 
 def _filter_keys(article: Article) -> dict[str, Any]:

@@ -95,6 +95,24 @@ def test_a_record_whose_chunks_are_gone_is_not_unchanged(embedded_pipeline):
     assert assert_consistent(embedded_pipeline, V1.id)["chunks"] > 0
 
 
+def test_another_replica_follows_an_edit_that_drops_fields_and_a_delete_through_the_feed(tmp_path, embedder):
+    writer = Pipeline(Settings(data_dir=tmp_path / "store"), embedder=embedder)
+    replica = Pipeline(Settings(data_dir=tmp_path / "store", lexical_dir=tmp_path / "replica"), embedder=embedder)
+    writer.ingest([V1.model_copy(update={"url": "https://example.org/harbour"})])
+    replica.index.sync()
+    assert replica.index.lexical.infos({V1.id})[V1.id].url == "https://example.org/harbour"
+    writer.ingest([V2.model_copy(update={"source": None})])  # the edit has no url and no source
+    assert replica.index.sync() == 1
+    held = replica.index.lexical.infos({V1.id})[V1.id]
+    stored = writer.get_article(V1.id)
+    assert stored is not None
+    assert (held.url, held.source, stored[0].url, stored[0].source) == (None, None, None, None)  # none kept
+    assert lexical(replica, "Vostrakel") == [V1.id]
+    writer.delete_article(V1.id)
+    assert replica.index.sync() == 1
+    assert lexical(replica, "Vostrakel") == [] and replica.index.consistency(V1.id)["ok"]
+
+
 def test_chunks_do_not_carry_the_article_fields(embedded_pipeline):
     embedded_pipeline.ingest([V2])
     meta = embedded_pipeline.store.chunks.get(where={"article_id": V2.id}, include=["metadatas"])["metadatas"]
