@@ -12,9 +12,8 @@ FRESH_CACHE = rm -f $(EMBED_CACHE) $(EMBED_CACHE)-wal $(EMBED_CACHE)-shm
 
 CHROMIUM ?= /usr/bin/chromium
 # pytest processes for `make pytest` (pytest-xdist; whole files per worker, so a file's module
-# fixtures are built once). 1, the default: under two workers the two Ctrl-C tests (test_chat,
-# test_reliability) failed on a clean clone (docs/TESTING.md); `make pytest PYTEST_WORKERS=2` to try.
-PYTEST_WORKERS ?= 1
+# fixtures are built once). 1 runs the suite in one process, as before.
+PYTEST_WORKERS ?= 2
 
 BENCH_SIZES ?= 1000 10000
 SCALE_CHUNKS ?= 100000

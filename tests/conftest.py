@@ -181,3 +181,12 @@ def serving(env: dict[str, str], *args: str, log_path: Path | None = None):  # t
     finally:
         stop(proc)
         log.close()
+
+
+def default_sigint() -> None:
+    """For a child that must see Ctrl-C: a shell runs background jobs (`make test &`, `nohup`) with
+    SIGINT ignored, a child inherits that, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

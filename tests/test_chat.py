@@ -9,7 +9,7 @@ import sys
 import pexpect
 import pytest
 
-from tests.conftest import SEED_QUESTION, SEEDS
+from tests.conftest import SEED_QUESTION, SEEDS, default_sigint
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def chat_env(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_chat_in_a_terminal_answers_follows_up_and_obeys_commands(chat_env):
     child = pexpect.spawn(sys.executable, ["-m", "rag", "chat"], env=chat_env, encoding="utf-8", timeout=60,
+                          preexec_fn=default_sigint,
                           dimensions=(40, 200))
     try:
         child.expect("you> ")
@@ -66,6 +67,7 @@ def test_chat_streams_llm_answers_in_a_terminal(chat_env, fake_llm):
                      'Belarusian farm machinery is widely used in the Russian region [1].')
     env = chat_env | {"RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url, "RAG_LLM_CITATIONS": "quotes"}
     child = pexpect.spawn(sys.executable, ["-m", "rag", "chat"], env=env, encoding="utf-8", timeout=60,
+                          preexec_fn=default_sigint,
                           dimensions=(40, 200))
     try:
         child.expect("you> ")

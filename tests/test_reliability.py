@@ -21,7 +21,7 @@ from rag.hygiene import check_document, inert_markers, terminal_safe, too_deep
 from rag.loaders import load_paths
 from rag.pipeline import Pipeline
 from rag_api.main import create_app
-from tests.conftest import SEED_QUESTION, serving
+from tests.conftest import SEED_QUESTION, default_sigint, serving
 from tests.fake_llm import Scripted
 
 HOSTILE = "Title \x1b[2J\x1b]0;pwned\x07 \x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\ \x9b31m end"
@@ -349,7 +349,7 @@ def test_ctrl_c_in_rag_ask_closes_the_llm_stream(seeded_dir, fake_llm):
         "RAG_DATA_DIR": str(seeded_dir), "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url}
     fake_llm.enqueue(Scripted(LONG_REPLY, piece=16, pace=0.03))
     proc = subprocess.Popen([sys.executable, "-m", "rag", "ask", SEED_QUESTION, "--mode", "llm"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         while not fake_llm.requests and time.monotonic() < deadline:
