@@ -12,8 +12,9 @@ FRESH_CACHE = rm -f $(EMBED_CACHE) $(EMBED_CACHE)-wal $(EMBED_CACHE)-shm
 
 CHROMIUM ?= /usr/bin/chromium
 # pytest processes for `make pytest` (pytest-xdist; whole files per worker, so a file's module
-# fixtures are built once). 1 runs the suite in one process, as before.
-PYTEST_WORKERS ?= 2
+# fixtures are built once). 1, the default: on a clean clone `-n 2` reported 368 passed of 381
+# collected, with no failure, skip or crash shown (docs/TESTING.md). `make pytest PYTEST_WORKERS=2` to try.
+PYTEST_WORKERS ?= 1
 
 BENCH_SIZES ?= 1000 10000
 SCALE_CHUNKS ?= 100000
