@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rag.answering.build import refusal, retrieved_of
 from rag.answering.claims import CachedEmbed, supported
@@ -108,7 +109,7 @@ class _Answer:
     shown: int = 0  # accepted sentences already streamed
     terms_of: dict[int, set[str]] = field(default_factory=dict)  # content terms of numbered sentences
 
-    @property
+    @cached_property
     def asked(self) -> set[str]:
         return content_terms(self.question)
 
@@ -148,10 +149,10 @@ class _Answer:
         picked: list[int] = []
         covered: set[str] = set()
         for n in ranked:
-            new = (terms & self._terms(n)) - covered
-            if len(terms & self._terms(n)) < min(ATTRIBUTE_MIN_SHARED, len(terms)) or len(picked) == ATTRIBUTE_MAX:
+            shared = terms & self._terms(n)
+            if len(shared) < min(ATTRIBUTE_MIN_SHARED, len(terms)) or len(picked) == ATTRIBUTE_MAX:
                 break
-            if new:
+            if new := shared - covered:
                 picked.append(n)
                 covered |= new
         return picked
@@ -251,8 +252,6 @@ def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sourc
     done, _ = cut_reply(buffer, final=True)
     for sentence in done:
         state.take(sentence)
-    if not state.relevance_checked and state.accepted:
-        state.relevance_checked = True  # accepted sentences that cite nothing: no evidence to check
     tail = state.stream()
     if tail:
         yield Token(text=tail)
