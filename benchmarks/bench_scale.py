@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -40,6 +41,7 @@ import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from benchmarks.common import RESULTS, pct, write
@@ -47,6 +49,7 @@ from benchmarks.corpus import articles, questions, sentence_bank
 from rag.config import Settings
 from rag.embedding import LocalMiniLM
 from rag.pipeline import Pipeline
+from tests.conftest import serving
 
 DIM = 384
 PREFIX = "scale"
@@ -159,6 +162,28 @@ def cached_store(cache: Path, size: int) -> tuple[Path, dict[str, int]]:
     return done, meta
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU cores used per second of wall time by the server, the reader and the writer's process,
+    phase by phase: where a stream of writes takes its CPU on a machine the three share."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.marks: list[tuple[float, dict[str, float]]] = []
+
+    def mark(self) -> None:
+        self.marks.append((time.monotonic(), {name: cpu_s(pid) for name, pid in self.pids.items()}))
+
+    def rates(self, start: int) -> dict[str, float]:
+        (t0, c0), (t1, c1) = self.marks[start], self.marks[start + 1]
+        return {name: round((c1[name] - c0[name]) / (t1 - t0), 3) for name in self.pids}
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -174,10 +199,15 @@ def reader(args: argparse.Namespace) -> None:
     vectors = model.embed(asked)
     out: dict[str, object] = {"rss_before_mb": round(rss_mb(), 1)}
     started = time.monotonic()
+    pipeline.index.load()
+    out["peak_rss_load_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     pipeline.index.sync()
     out["open_s"] = round(time.monotonic() - started, 2)
-    out["load_s"] = pipeline.index.stats.load_s
+    out["load_s"] = pipeline.index.stats.load_s  # to lexical search
+    out["vectors_s"] = pipeline.index.stats.vectors_s  # filling in the chunk vectors after it
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # the load's stem worker (rag/stem_worker.py) is a second process: its peak counts too
+    out["worker_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     pipeline.index.start_background()
 
     def run(seconds: float) -> dict[str, float]:
@@ -195,28 +225,19 @@ def reader(args: argparse.Namespace) -> None:
                 "qps": round(len(ms) / seconds, 1), "n": len(ms)}
 
     run(3)  # warm
+    if not args.warm_only:
+        print("IDLE", flush=True)
     out["idle"] = run(args.seconds)
     out["rss_warm_mb"] = round(rss_mb(), 1)
     if args.warm_only:
         print(json.dumps(out), flush=True)
         return
     print("WRITES", flush=True)
-    seen: list[float] = []
     stop = threading.Event()
-
-    def watch() -> None:  # write -> lexically visible here, from the writer's seq (same clock)
-        newest = time.time()
-        while not stop.is_set():
-            with pipeline.index.lexical._lock:
-                rows = pipeline.index.lexical.conn.execute(
-                    "SELECT seq FROM articles WHERE seq > ? AND deleted = 0", (newest,)).fetchall()
-            now = time.time()
-            for (seq,) in rows:
-                seen.append(now - seq)
-                newest = max(newest, seq)
-            time.sleep(0.01)
+    lags_before = len(pipeline.index.stats.lags_s)
 
     polls: list[float] = []
+    poll_cpu: list[float] = []
     applied_before = pipeline.index.stats.applied
 
     def sample_polls() -> None:
@@ -225,23 +246,79 @@ def reader(args: argparse.Namespace) -> None:
             s = pipeline.index.stats
             if s.polls != last:
                 polls.append(s.last_poll_s)
+                poll_cpu.append(s.last_poll_cpu_s)
                 last = s.polls
             time.sleep(0.05)
 
-    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=sample_polls, daemon=True)]
+    threads = [threading.Thread(target=sample_polls, daemon=True)]
     for t in threads:
         t.start()
     out["writes"] = run(args.seconds)
     stop.set()
     for t in threads:
         t.join()
+    # write -> lexically visible here: the follower's own record (the writer's seq is its clock, this host's)
+    seen = list(pipeline.index.stats.lags_s)[lags_before:]
     out["visible_s"] = {"p50": pct(seen, 50), "max": round(max(seen), 3), "n": len(seen)} if seen else {}
     ms = [p * 1000 for p in polls]
     out["follower_poll_ms"] = {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": round(max(ms), 1),
                                "n": len(ms)} if ms else {}
+    cpu_ms = [p * 1000 for p in poll_cpu]
+    out["follower_poll_cpu_ms"] = {"p50": pct(cpu_ms, 50), "p99": pct(cpu_ms, 99), "max": round(max(cpu_ms), 1),
+                                   "sum_s": round(sum(poll_cpu), 3)} if cpu_ms else {}
     out["applied"] = pipeline.index.stats.applied - applied_before
     out["rss_end_mb"] = round(rss_mb(), 1)
     print(json.dumps(out), flush=True)
+
+
+def api_clients(api: str, asked: list[str], seconds: float, clients: int = 4) -> dict[str, float]:
+    """`clients` threads calling GET /v1/search back to back for `seconds`."""
+    times: list[float] = []
+    errors = [0]
+    end = time.monotonic() + seconds
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=api, timeout=60) as http:
+            i = offset
+            while time.monotonic() < end:
+                t0 = time.perf_counter()
+                response = http.get("/v1/search", params={"q": asked[i % len(asked)], "k": 8})
+                times.append(time.perf_counter() - t0)
+                errors[0] += response.status_code != 200
+                i += clients
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ms = [t * 1000 for t in times]
+    return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99), "max_ms": round(max(ms), 1),
+            "qps": round(len(ms) / seconds, 1), "n": len(ms), "errors": errors[0]}
+
+
+def api_phase(url: str, prefix: str, data_dir: Path, writer: Pipeline, bank: list[str],
+              seconds: float) -> dict[str, object]:
+    """A `rag serve` replica on the reader's (warm) index file: 4 clients, idle, then under writes."""
+    asked = questions(bank, 200)
+    env = {"RAG_CHROMA_URL": url, "RAG_COLLECTION_PREFIX": prefix, "RAG_DATA_DIR": str(data_dir)}
+    with serving(env) as api:
+        deadline = time.monotonic() + 300
+        while "ok" not in str(httpx.get(f"{api}/readyz", timeout=30).json()["checks"].get("lexical")):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API replica's lexical index did not get ready")
+            time.sleep(0.5)
+        api_clients(api, asked, 3)  # warm
+        idle = api_clients(api, asked, seconds)
+        stop, write_s = threading.Event(), []
+        thread = threading.Thread(target=writer_loop, args=(writer, bank, stop, write_s))
+        thread.start()
+        try:
+            busy = api_clients(api, asked, seconds)
+        finally:
+            stop.set()
+            thread.join()
+    return {"clients": 4, "endpoint": "GET /v1/search", "idle": idle, "writes": busy, "n_writes": len(write_s)}
 
 
 def writer_loop(pipeline: Pipeline, bank: list[str], stop: threading.Event, log: list[float]) -> None:
@@ -273,6 +350,8 @@ def main() -> None:
     parser.add_argument("--prefix")
     parser.add_argument("--data-dir")
     parser.add_argument("--warm-only", action="store_true")
+    parser.add_argument("--api-seconds", type=float, default=10.0,
+                        help="the API phase (4 clients on a `rag serve` replica, idle then under writes); 0 skips it")
     parser.add_argument("--skip", type=int, default=0)
     parser.add_argument("--have", type=int, default=0)
     parser.add_argument("--cache", default="/tmp/rag-scale-cache",
@@ -302,12 +381,17 @@ def main() -> None:
                   "starting a cold reader replica", flush=True)
             proc = spawn_reader(url, prefix, root / "reader", args.seconds)
             assert proc.stdout is not None
-            line = proc.stdout.readline()
-            assert line.strip() == "WRITES", line
+            meter = CpuMeter({"server": server.pid, "reader": proc.pid, "writer": os.getpid()})
+            for expected in ("IDLE", "WRITES"):
+                line = proc.stdout.readline()
+                assert line.strip() == expected, line
+                meter.mark()
             stop, write_s = threading.Event(), []
             thread = threading.Thread(target=writer_loop, args=(writer, bank, stop, write_s))
             thread.start()
             cold = json.loads(proc.stdout.readline())
+            meter.mark()
+            cold["cpu_cores"] = {"idle": meter.rates(0), "writes": meter.rates(1)}
             proc.wait()
             stop.set()
             thread.join()
@@ -316,12 +400,13 @@ def main() -> None:
             assert warm_proc.stdout is not None
             warm = json.loads(warm_proc.stdout.readline())
             warm_proc.wait()
+            api = api_phase(url, prefix, root / "reader", writer, bank, args.api_seconds) if args.api_seconds else {}
         finally:
             server.terminate()
             server.wait()
     row = {"chunks": chunks, "articles": filled["articles"], "ready_s": round(fill_s, 1),
            "first_fill_s": filled.get("fill_s"), "seconds": args.seconds, "reader": cold,
-           "warm_replica": warm, "writes": len(write_s),
+           "warm_replica": warm, "api": api, "writes": len(write_s),
            "write_ms": {"p50": pct([w * 1000 for w in write_s], 50)} if write_s else {}}
     print(json.dumps(row, indent=2))
     previous = RESULTS / "scale.json"

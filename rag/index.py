@@ -16,24 +16,32 @@ How a replica keeps up (no full diff, nothing on the search path):
   between writer hosts), skips those it holds at that seq already, and re-reads the rest from
   the store (record and chunks, checked against each other). In a server (`start_background`)
   a thread does this; a one-shot process (CLI) does it before a search when it is due.
-- A new replica loads everything first, paging by article in large batches, in one SQLite
-  transaction; until then searches are dense only and /readyz says so.
+- A new replica loads every article's record and chunk texts first (no vectors), paging by article
+  in large batches fetched ahead of the indexing, in one SQLite transaction; until then searches
+  are dense only and /readyz says so. Then it fills in the chunks' vectors (kept so lexical hits
+  get their cosine without a round trip) a batch at a time between feed reads; meanwhile the
+  retriever asks the store for the few vectors a search needs that are not in yet.
 - Every `full_check_s` (default hourly) it compares its article list with the store's, repairs
   any drift and logs it.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import pickle
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, LoadPage, load_page, load_texts
 from rag.retrieval import RetrievalParams, Retriever
+from rag.stem_worker import StemWorker
 from rag.store import ArticleState, ChunkStore
 from rag.types import Article, ArticleInfo, Chunk, Filters, RetrievedChunk, StoredChunk
 
@@ -44,7 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rag.index")
 _FEED_BATCH = 200  # articles re-read from the store per request when applying the feed
-_LOAD_BATCH = 1000  # articles per request in a cold load (about 3,500 chunks with their vectors)
+_LOAD_BATCH = 500  # articles per request in a cold load (about 1,700 chunks, texts only)
+_LOAD_AHEAD = 2  # batches fetched ahead of the one being indexed
+_LOAD_FETCHERS = 2  # batch requests in flight during a load
+_VECTOR_BATCH = 500  # vectors filled in per request after a load
 
 
 @dataclass
@@ -53,9 +64,12 @@ class SyncStats:
 
     polls: int = 0
     applied: int = 0
-    last_poll_s: float = 0.0  # duration of the last poll
+    last_poll_s: float = 0.0  # duration of the last poll (wall: with a search running, partly waiting for the GIL)
+    last_poll_cpu_s: float = 0.0  # the CPU time the follower's thread spent on it
     last_poll_at: float = 0.0  # time.monotonic() of the last poll
-    load_s: float | None = None  # how long the cold load took
+    load_s: float | None = None  # how long the cold load took (to lexical search)
+    vectors_s: float | None = None  # how long filling in the vectors after it took
+    lags_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))  # write -> applied here, per change
     full_checks: int = 0
     last_drift: int = 0
     drift_ids: list[str] = field(default_factory=list)
@@ -148,7 +162,10 @@ class ChunkIndex:
         """Catch up now: load when never loaded, then apply every change past the position."""
         if not self.lexical_ready():
             self.load()
-        return self.follow(wait=True)
+        applied = self.follow(wait=True)
+        while self.fill_vectors():
+            pass
+        return applied
 
     def follow_if_due(self) -> None:
         """In a process without a follower thread: load, or read the feed when it is due."""
@@ -168,7 +185,7 @@ class ChunkIndex:
             self._follow_lock.release()
 
     def _follow(self) -> int:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         position = float(self.lexical.get_state("position") or 0.0)
         changes = self.store.changes_since(position - self.skew_s)
         held = self.lexical.seqs([c.article_id for c in changes])
@@ -188,6 +205,10 @@ class ChunkIndex:
         bare = [c.article_id for c in todo if c.op != "delete" and c.record is None]
         for lo in range(0, len(bare), _FEED_BATCH):
             applied += self.lexical.apply(self.store.states(bare[lo: lo + _FEED_BATCH]))
+        if applied:
+            now, held = time.time(), self.lexical.seqs([c.article_id for c in todo])
+            # how long after its write each change became searchable here (the writer's clock: skew shows)
+            self.stats.lags_s.extend(now - c.seq for c in todo if held.get(c.article_id, -1.0) >= c.seq)
         newest = max((c.seq for c in changes), default=position)
         if newest > position:
             self.lexical.set_state("position", repr(newest))
@@ -195,6 +216,7 @@ class ChunkIndex:
         self.stats.applied += applied
         self.stats.last_poll_at = time.monotonic()
         self.stats.last_poll_s = self.stats.last_poll_at - started
+        self.stats.last_poll_cpu_s = time.thread_time() - cpu
         return applied
 
     def load(self) -> None:
@@ -216,24 +238,98 @@ class ChunkIndex:
             log.info("lexical index loaded: %d chunks in %.1f s", n, self.stats.load_s)
             self._follow()
 
-    def _pages(self) -> Iterator[list[ArticleState]]:
-        """The store's articles with their chunks, the next batch fetched while this one is indexed."""
-        def batches() -> Iterator[dict[str, tuple[ArticleInfo, float, int | None]]]:
-            for page in self.store.article_pages():
-                records = {info.id: (info, seq, ts) for info, seq, ts in page}
-                ids = list(records)
-                for lo in range(0, len(ids), _LOAD_BATCH):
-                    yield {i: records[i] for i in ids[lo: lo + _LOAD_BATCH]}
+    def _pages(self) -> Iterator[LoadPage]:
+        """The store's articles with their chunk texts as rows to insert. A thread fetches them up
+        to `_LOAD_AHEAD` batches ahead and has a second process stem them (rag/stem_worker.py), so
+        the server reads, the worker stems, and this thread inserts, all at once."""
+        ahead: queue.Queue[tuple[list[ArticleState], list[str] | None] | BaseException | None] = \
+            queue.Queue(maxsize=_LOAD_AHEAD)
+        stop = threading.Event()
 
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-load") as pool:
-            pending = None
-            for records in batches():
-                future = pool.submit(self.store.states, list(records), True, records)
+        def hand(item: tuple[list[ArticleState], list[str] | None] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.5)
+                    return True
+                except queue.Full:
+                    continue
+            return False  # the loader has stopped reading
+
+        def fetch() -> None:
+            worker = _stem_worker()
+            pending: list[ArticleState] | None = None
+            try:
+                for states in self._load_batches():
+                    # the worker stems the pending batch while this one was fetched: collect it, then
+                    # hand it the new one (in this order, so neither side blocks on a full pipe)
+                    stems = _receive(worker) if pending is not None and worker is not None else None
+                    if stems is None and pending is not None and worker is not None:
+                        worker.close()  # it failed: stem the rest in the loading thread
+                        worker = None
+                    if worker is not None and not _send(worker, load_texts(states)):
+                        worker = None
+                    if pending is not None and not hand((pending, stems)):
+                        return
+                    pending = states
                 if pending is not None:
-                    yield pending.result()
-                pending = future
-            if pending is not None:
-                yield pending.result()
+                    hand((pending, _receive(worker) if worker is not None else None))
+                hand(None)
+            except BaseException as exc:  # handed to the loader, which raises it
+                hand(exc)
+            finally:
+                if worker is not None:
+                    worker.close()
+
+        thread = threading.Thread(target=fetch, name="rag-load", daemon=True)
+        thread.start()
+        n = 0
+        try:
+            while (item := ahead.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                states, stems = item
+                page = load_page(states, n + 1, stems)
+                n += len(page.rows)
+                yield page
+                _collect_responses()
+        finally:
+            stop.set()
+            thread.join()
+
+    def _load_batches(self) -> Iterator[list[ArticleState]]:
+        """Every article with its chunk texts (no vectors), in order, `_LOAD_BATCH` articles a
+        batch (records and chunks read by id: no offset paging but over the ids), with up to
+        `_LOAD_FETCHERS` batches in flight, so the server reads on every core it has."""
+        ids = self.store.article_ids()
+        with ThreadPoolExecutor(max_workers=_LOAD_FETCHERS, thread_name_prefix="rag-load-fetch") as pool:
+            flying: deque[Future[list[ArticleState]]] = deque()
+            try:
+                for lo in range(0, len(ids), _LOAD_BATCH):
+                    flying.append(pool.submit(self.store.states, ids[lo: lo + _LOAD_BATCH], True, None, False))
+                    if len(flying) > _LOAD_FETCHERS:
+                        yield flying.popleft().result()
+                while flying:
+                    yield flying.popleft().result()
+            finally:
+                for future in flying:
+                    future.cancel()
+
+    def fill_vectors(self) -> bool:
+        """Fill in one batch of the vectors a load left out. Returns whether any are left. The
+        row reached is kept in the index file, so a restarted replica goes on from there."""
+        if not self.lexical_ready():
+            return False
+        after = self.lexical.get_state("vectors_after")
+        if after is None:
+            return False
+        started = time.monotonic()
+        rows = self.lexical.without_vectors(int(after), _VECTOR_BATCH)
+        if rows:
+            self.lexical.set_vectors(self.store.vectors([chunk_id for _, chunk_id in rows]))
+        self.lexical.set_state("vectors_after", str(rows[-1][0]) if rows else None)
+        _collect_responses()
+        self.stats.vectors_s = (self.stats.vectors_s or 0.0) + time.monotonic() - started
+        return bool(rows)
 
     def full_check(self) -> int:
         """Compare this replica's articles with the store's; repair and report any drift."""
@@ -283,15 +379,25 @@ class ChunkIndex:
                     self.full_check()
                 else:
                     self.follow()
+                    if self._fill_until(time.monotonic() + self.staleness_s):
+                        continue  # more to fill: the feed is read again first, no wait
             except Exception as exc:  # a store hiccup: log, try again on the next tick
                 log.warning("index follower: %s: %s", type(exc).__name__, exc)
             self._stop.wait(self.staleness_s)
+
+    def _fill_until(self, deadline: float) -> bool:
+        """Fill in vectors until `deadline` (the next feed read is due). Returns whether any are left."""
+        while time.monotonic() < deadline and not self._stop.is_set():
+            if not self.fill_vectors():
+                return False
+        return self.lexical.get_state("vectors_after") is not None
 
     def status(self) -> str:
         if not self.lexical_ready():
             return "loading (searching dense only until the BM25 index is ready)"
         drift = f", last full check repaired {self.stats.last_drift}" if self.stats.last_drift else ""
-        return f"ok{drift}"
+        filling = ", filling in the chunk vectors" if self.lexical.get_state("vectors_after") is not None else ""
+        return f"ok{drift}{filling}"
 
     # --- the invariant ----------------------------------------------------------------------
 
@@ -304,6 +410,39 @@ class ChunkIndex:
         return {"record": found is not None, "n_chunks": n, "chunks": chunks, "bm25_rows": rows,
                 "ok": (found is None and chunks == 0 and rows == 0)
                 or (found is not None and found.content_hash != "" and chunks == n and rows == n)}
+
+
+def _collect_responses() -> None:
+    """Free the Chroma client's last responses now. They sit in reference cycles, so only the
+    cyclic GC frees them, and it counts objects, not bytes: a load's or a fill-in's megabyte-sized
+    responses piled up (at 100k chunks, 50-100 MB of a fill-in's peak). The young generations
+    hold them; collecting those takes well under a millisecond."""
+    gc.collect(1)
+
+
+def _stem_worker() -> StemWorker | None:
+    try:
+        return StemWorker()
+    except OSError as exc:
+        log.warning("stemming in this process: the stem worker did not start: %s", exc)
+        return None
+
+
+def _send(worker: StemWorker, texts: list[str]) -> bool:
+    try:
+        worker.send(texts)
+        return True
+    except OSError as exc:
+        log.warning("stemming in this process: the stem worker stopped: %s", exc)
+        return False
+
+
+def _receive(worker: StemWorker) -> list[str] | None:
+    try:
+        return worker.receive()
+    except (OSError, EOFError, pickle.UnpicklingError) as exc:
+        log.warning("stemming in this process: the stem worker stopped: %s", exc)
+        return None
 
 
 def _published_ts(article: Article) -> int | None:

@@ -9,33 +9,33 @@ Text is indexed as the same light stems the rest of the project uses (rag.terms.
 question's terms can be looked up in the vocabulary: FTS5 computes BM25 for every row a term
 matches (about 2 µs a row), so on an index of more than 2,000 chunks the terms found in more
 than 2% of them are left out of the query; a question made only of such terms is answered by
-the dense side alone. Each chunk's vector is kept too,
-so lexical hits get their cosine without a round trip to Chroma.
+the dense side alone. Each chunk's vector is kept too, so lexical hits get their cosine without a
+round trip to Chroma; a new replica's load leaves the vectors out (NULL) and fills them in after it
+is ready (rag/index.py), and until then the retriever asks Chroma for the few it lacks.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.terms import STOP_WORDS, stem, words
+from rag.terms import STOP_WORDS, fts_token, stems_of, words
 from rag.types import ArticleInfo, RetrievedChunk
 
 if TYPE_CHECKING:
     from rag.store import ArticleState
 
-SCHEMA_VERSION = 3  # part of the file name: a new layout starts a new file (filled by its first load)
+SCHEMA_VERSION = 4  # part of the file name: a new layout starts a new file (filled by its first load)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, article_id TEXT NOT NULL,
-                                 v BLOB NOT NULL);
+                                 v BLOB);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
     terms, title_terms,
     text UNINDEXED, chunk_id UNINDEXED, article_id UNINDEXED, idx UNINDEXED,
@@ -58,6 +58,47 @@ PRUNE_ABOVE_ROWS = 2000  # below this, every term is cheap
 PRUNE_SHARE = 0.02  # on larger indexes, terms in more than this share of chunks are left out
 _BULK_CACHE_KB = 65536  # SQLite's page cache during a bulk load (the default is 2 MB)
 _BUSY_TIMEOUT_S = 60  # how long a write waits for another process's lock on the shared file
+
+
+@dataclass
+class LoadPage:
+    """One page of a bulk load as rows ready to insert: `load_page` makes it, `bulk_load` writes it."""
+
+    records: list[tuple[object, ...]]
+    rows: list[tuple[object, ...]]
+    texts: list[tuple[object, ...]]
+    without_vectors: bool
+
+
+def load_texts(states: Sequence[ArticleState]) -> list[str]:
+    """The chunk texts `load_page` indexes, in its order (for stemming them elsewhere)."""
+    return [chunk.text for state in _loadable(states) for chunk, _ in state.chunks]
+
+
+def load_page(states: Sequence[ArticleState], first_rowid: int, stems: Sequence[str] | None = None) -> LoadPage:
+    """The rows of complete articles' states, numbered from `first_rowid`. `stems`: the stems of
+    `load_texts(states)`, made elsewhere; without them the texts are stemmed here."""
+    page = LoadPage([], [], [], False)
+    n = first_rowid - 1
+    stemmed = iter(stems) if stems is not None else None
+    for state in _loadable(states):
+        info = state.info
+        assert info is not None
+        page.records.append((info.id, state.seq, info.title, info.url, info.source, info.published_at,
+                             info.content_hash, info.n_chunks))
+        title_terms = stems_of(info.title)
+        for chunk, vector in state.chunks:
+            n += 1
+            page.without_vectors = page.without_vectors or vector is None
+            page.rows.append((n, chunk.chunk_id, chunk.article_id, _blob(vector)))
+            terms = next(stemmed) if stemmed is not None else stems_of(chunk.text)
+            page.texts.append((n, terms, title_terms, chunk.text, chunk.chunk_id, chunk.article_id,
+                               chunk.index, chunk.start, chunk.end, state.published_ts, int(chunk.starts_paragraph)))
+    return page
+
+
+def _loadable(states: Sequence[ArticleState]) -> Iterator[ArticleState]:
+    return (s for s in states if s.complete and s.info is not None)
 
 
 class LexicalIndex:
@@ -92,9 +133,13 @@ class LexicalIndex:
             row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_state(self, key: str, value: str) -> None:
+    def set_state(self, key: str, value: str | None) -> None:
+        """Set a state value (None: remove it)."""
         with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
+            if value is None:
+                self.conn.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
 
     def loaded(self) -> bool:
         return self.get_state("loaded") is not None
@@ -155,44 +200,36 @@ class LexicalIndex:
                 applied += 1
         return applied
 
-    def bulk_load(self, pages: Iterable[Sequence[ArticleState]], position: float) -> int:
+    def bulk_load(self, pages: Iterable[LoadPage], position: float) -> int:
         """Fill a fresh index in one transaction, its indexes built after the rows. Rows go in a
         page at a time (executemany, rowids given), with the file's syncs off until the commit:
-        a load cut short leaves the index unloaded and is started again."""
-        n = 0
+        a load cut short leaves the index unloaded and is started again. Pages come from
+        `load_page`, made ready on another thread (SQLite releases the GIL while it writes, so
+        the stemming of the next page runs meanwhile). When any chunk came without its vector,
+        state `vectors_after` says a fill-in is due."""
+        n, without = 0, False
         with self._transaction(bulk=True):
             for name in ("rows_chunk", "rows_article"):
                 self.conn.execute(f"DROP INDEX IF EXISTS {name}")
             for table in ("chunks", "rows", "articles"):
                 self.conn.execute(f"DELETE FROM {table}")
             for page in pages:
-                records, rows, texts = [], [], []
-                for state in page:
-                    info = state.info
-                    if not state.complete or info is None:
-                        continue
-                    records.append((info.id, state.seq, info.title, info.url, info.source, info.published_at,
-                                    info.content_hash, info.n_chunks))
-                    title_terms = stems_of(info.title)
-                    for chunk, vector in state.chunks:
-                        n += 1
-                        rows.append((n, chunk.chunk_id, chunk.article_id,
-                                     np.asarray(vector, dtype=np.float32).tobytes()))
-                        texts.append((n, stems_of(chunk.text), title_terms, chunk.text, chunk.chunk_id,
-                                      chunk.article_id, chunk.index, chunk.start, chunk.end, state.published_ts,
-                                      int(chunk.starts_paragraph)))
+                n += len(page.rows)
+                without = without or page.without_vectors
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO articles (id, seq, deleted, title, url, source, published_at, content_hash,"
-                    " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)", records)
-                self.conn.executemany("INSERT INTO rows (id, chunk_id, article_id, v) VALUES (?, ?, ?, ?)", rows)
+                    " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)", page.records)
+                self.conn.executemany("INSERT INTO rows (id, chunk_id, article_id, v) VALUES (?, ?, ?, ?)", page.rows)
                 self.conn.executemany(
                     "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
-                    " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)", texts)
+                    " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)", page.texts)
             for statement in _INDEXES.strip().split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
             self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('position', ?)", (repr(position),))
             self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('loaded', '1')")
+            if without:
+                self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('vectors_after', '0')")
         return n
 
     def _put(self, state: ArticleState, fresh: bool = False) -> None:
@@ -211,8 +248,7 @@ class LexicalIndex:
         title_terms = stems_of(info.title)
         for chunk, vector in state.chunks:
             cursor = self.conn.execute("INSERT INTO rows (chunk_id, article_id, v) VALUES (?, ?, ?)",
-                                       (chunk.chunk_id, chunk.article_id,
-                                        np.asarray(vector, dtype=np.float32).tobytes()))
+                                       (chunk.chunk_id, chunk.article_id, _blob(vector)))
             self.conn.execute(
                 "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
                 " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -294,13 +330,27 @@ class LexicalIndex:
         return found
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors held for these chunks (a chunk loaded without one is left out)."""
         found: dict[str, np.ndarray] = {}
         with self._lock:
             for batch in _chunked(list(ids)):
                 for chunk_id, blob in self.conn.execute(
-                        f"SELECT chunk_id, v FROM rows WHERE chunk_id IN ({','.join('?' * len(batch))})", batch):
+                        f"SELECT chunk_id, v FROM rows WHERE v IS NOT NULL AND chunk_id IN "
+                        f"({','.join('?' * len(batch))})", batch):
                     found[chunk_id] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def without_vectors(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` (row, chunk id) held without a vector (left out by a load), past row `after`."""
+        with self._lock:
+            return self.conn.execute("SELECT id, chunk_id FROM rows WHERE id > ? AND v IS NULL ORDER BY id LIMIT ?",
+                                     (after, limit)).fetchall()
+
+    def set_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        """Fill in vectors of chunks held without one (a chunk no longer held is ignored)."""
+        with self._transaction():
+            self.conn.executemany("UPDATE rows SET v = ? WHERE chunk_id = ? AND v IS NULL",
+                                  [(_blob(v), i) for i, v in vectors.items()])
 
     def match(self, query: str) -> str:
         """The FTS5 query for a question: its stems, each quoted (no user text is read as FTS syntax),
@@ -324,20 +374,13 @@ class LexicalIndex:
             self._conn = None
 
 
+def _blob(vector: object) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
 def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i: i + size]
-
-
-def stems_of(text: str) -> str:
-    return " ".join(filter(None, map(_token, words(text))))
-
-
-@lru_cache(maxsize=262_144)  # words repeat (Zipf): a new replica's load stems each distinct one once
-def _token(word: str) -> str:
-    """A stem as FTS5's unicode61 tokenizer will store it: no apostrophes, no diacritics."""
-    plain = unicodedata.normalize("NFKD", stem(word))
-    return "".join(ch for ch in plain if ch.isalnum())
 
 
 def query_stems(text: str) -> list[str]:
@@ -345,7 +388,7 @@ def query_stems(text: str) -> list[str]:
     for w in words(text):
         if w.lower() in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
             continue
-        s = _token(w)
+        s = fts_token(w)
         if s and s not in terms:
             terms.append(s)
     return terms[:_MAX_TERMS]

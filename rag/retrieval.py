@@ -66,7 +66,7 @@ class Retriever:
         match = self.index.match(question)
         if p.method == "lexical":
             found = _with_prior(_ranked(self._lexical(match, pool, window), "lexical"), cue)[:k]
-            vectors = self.index.vectors([c.chunk_id for c in found])  # cosines, for answer scoring
+            vectors = self._vectors([c.chunk_id for c in found])  # cosines, for answer scoring
             return [c.model_copy(update={"dense_score": round(float(vectors[c.chunk_id] @ vector), 6)})
                     if c.chunk_id in vectors else c for c in found]
         dense = self.store.query(vector, max(p.dense_pool, k), window, infos)
@@ -75,8 +75,15 @@ class Retriever:
         else:
             candidates = self._fuse(match, vector, dense, pool, window, p, cue)
         if p.mmr_lambda < 1.0:
-            return _mmr(candidates, self.index.vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
+            return _mmr(candidates, self._vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
+
+    def _vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The chunks' vectors from the index's copy; those it lacks (a new replica fills them in
+        after its load) from the store, in one request."""
+        found = self.index.vectors(ids)
+        missing = [i for i in ids if i not in found]
+        return found | self.store.vectors(missing) if missing else found
 
     def _lexical(self, match: str, k: int, window: Filters) -> list[RetrievedChunk]:
         if not match:
@@ -95,7 +102,7 @@ class Retriever:
         # query restricted to the dense candidates.
         cosine = {c.chunk_id: c.score for c in dense}
         cosine.update({i: float(v @ vector) for i, v in
-                       self.index.vectors([i for i in chunks if i not in cosine]).items()})
+                       self._vectors([i for i in chunks if i not in cosine]).items()})
         bm25 = {c.chunk_id: c.score for c in lexical}
         unscored = [i for i in chunks if i not in bm25]
         if unscored and len(lexical) >= pool:  # a shorter list holds every chunk that matches at all

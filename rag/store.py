@@ -53,6 +53,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ARTICLE_PAGE = 5000  # article records per page when listing the whole store
+ARTICLE_ID_PAGE = 20_000  # article ids per page when listing ids only
 CHUNK_PAGE_ARTICLES = 250  # articles whose chunks are fetched in one request (about 1,000 chunks)
 
 
@@ -425,10 +426,21 @@ class ChunkStore:
             offset += len(got["ids"])
 
     @_mapped
+    def article_ids(self, page: int = ARTICLE_ID_PAGE) -> list[str]:
+        """Every article id (ids only: a page of 20,000 costs the server about what 500 records do)."""
+        ids: list[str] = []
+        while True:
+            got = self.articles.get(include=[], limit=page, offset=len(ids))["ids"]
+            ids.extend(got)
+            if len(got) < page:
+                return ids
+
+    @_mapped
     def states(self, article_ids: Sequence[str], with_chunks: bool = True,
-               records: dict[str, tuple[ArticleInfo, float, int | None]] | None = None) -> list[ArticleState]:
-        """The current state of each article: its record and chunks (with vectors), read together
-        and checked against each other."""
+               records: dict[str, tuple[ArticleInfo, float, int | None]] | None = None,
+               with_vectors: bool = True) -> list[ArticleState]:
+        """The current state of each article: its record and chunks (with their vectors unless
+        `with_vectors` is False: then None), read together and checked against each other."""
         ids = list(article_ids)
         if records is None:
             records = {}
@@ -445,10 +457,12 @@ class ChunkStore:
             # lookup, where a filter on article_id would go through the metadata index.
             wanted = [make_chunk_id(i, records[i][0].content_hash, n)
                       for i in ids if i in records for n in range(records[i][0].n_chunks)]
+            include = ["documents", "metadatas", "embeddings"] if with_vectors else ["documents", "metadatas"]
             for batch in _batches(wanted, self.batch_size):
-                got = self.chunks.get(ids=batch, include=["documents", "metadatas", "embeddings"])
+                got = self.chunks.get(ids=batch, include=include)
+                vectors = got["embeddings"] if with_vectors else [None] * len(got["ids"])
                 for chunk_id, text, meta, vector in zip(got["ids"], got["documents"], got["metadatas"],
-                                                        got["embeddings"], strict=True):
+                                                        vectors, strict=True):
                     article_id = (meta or {}).get("article_id")
                     if article_id not in records:
                         continue
@@ -507,6 +521,17 @@ class ChunkStore:
         found = [stored_chunk(i, t, m, info) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"],
                                                                    strict=True)]
         return sorted((c for c in found if c is not None), key=lambda c: c.index)
+
+    @_mapped
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (ids no longer stored are left out)."""
+        import numpy as np
+
+        found: dict[str, np.ndarray] = {}
+        for batch in _batches(list(chunk_ids), self.batch_size):
+            got = self.chunks.get(ids=batch, include=["embeddings"])
+            found.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+        return found
 
     @_mapped
     def all_chunk_ids(self) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*", re.UNICODE)
@@ -40,6 +41,18 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text)
+
+
+def stems_of(text: str) -> str:
+    """A text as the BM25 index holds it: its words' stems, space-separated (rag/lexical.py)."""
+    return " ".join(filter(None, map(fts_token, words(text))))
+
+
+@lru_cache(maxsize=262_144)  # words repeat (Zipf): a new replica's load stems each distinct one once
+def fts_token(word: str) -> str:
+    """A stem as FTS5's unicode61 tokenizer will store it: no apostrophes, no diacritics."""
+    plain = unicodedata.normalize("NFKD", stem(word))
+    return "".join(ch for ch in plain if ch.isalnum())
 
 
 def content_terms(text: str) -> set[str]:

@@ -97,3 +97,50 @@ def test_hybrid_results_explain_themselves(seeded_dir, minilm):
     assert [c.score for c in chunks] == sorted((c.score for c in chunks), reverse=True)
     dense_only = pipeline.retrieve(SEED_QUESTION, 5, params=replace(pipeline.retriever.params, method="dense"))
     assert all(c.lexical_rank is None for c in dense_only)
+
+
+def test_a_new_replica_searches_on_texts_first_and_fills_in_its_vectors_after(pipeline, embedder, tmp_path,
+                                                                               monkeypatch):
+    """A load reads texts only (the fast part); a search meanwhile gets the cosines it needs from
+    the store, the same numbers; the vectors then come in a batch at a time, across a restart."""
+    import rag.index
+
+    pipeline.ingest([MILK, TRAM])
+    params = replace(pipeline.retriever.params, method="lexical")
+
+    def scored(p: Pipeline) -> list[tuple[str, float | None]]:
+        return [(c.chunk_id, c.dense_score) for c in p.retrieve("Zorblat engineers dairy", 10, Filters(), params)]
+
+    warm = scored(pipeline)
+    assert len(warm) == 2 and all(score is not None for _, score in warm)
+    fresh_settings = pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"})
+    fresh = Pipeline(fresh_settings, embedder=embedder)
+    fresh.index.load()
+    ids = fresh.index.lexical.ids()
+    assert ids == pipeline.store.all_chunk_ids() and fresh.index.lexical.vectors(list(ids)) == {}
+    assert scored(fresh) == warm
+    monkeypatch.setattr(rag.index, "_VECTOR_BATCH", 1)
+    assert fresh.index.fill_vectors()
+    assert len(fresh.index.lexical.vectors(list(ids))) == 1
+    fresh.index.lexical.close()
+    restarted = Pipeline(fresh_settings, embedder=embedder)  # goes on from the row it had reached
+    while restarted.index.fill_vectors():
+        pass
+    held = restarted.index.lexical.vectors(list(ids))
+    assert held.keys() == ids and restarted.index.lexical.get_state("vectors_after") is None
+    assert scored(restarted) == warm
+
+
+def test_a_load_stems_in_its_own_process_when_the_stem_worker_cannot_start(pipeline, embedder, tmp_path,
+                                                                          monkeypatch, caplog):
+    import rag.index
+
+    def no_worker() -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(rag.index, "StemWorker", no_worker)
+    pipeline.ingest([MILK, TRAM])
+    fresh = Pipeline(pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"}), embedder=embedder)
+    fresh.index.load()
+    assert "the stem worker did not start: no more processes" in caplog.text
+    assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"} and lexical(fresh, "Vietnam") == ["omsk"]

@@ -1,0 +1,58 @@
+"""A second process that stems texts for a new replica's bulk load (rag/index.py).
+
+Stemming is most of a load's CPU. In the loading process it would run between the fetching and
+the SQLite writes, and in a thread it would fight them for the GIL; in a process of its own it
+runs beside them, on the other core. Framed pickles over the child's stdin and stdout; the child
+imports rag.terms only. A load whose worker cannot start or dies stems in the loading process.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from typing import IO
+
+from rag.terms import stems_of
+
+
+class StemWorker:
+    """One child process; `send` a batch of texts, then `receive` their stems, in turn."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-c", "from rag.stem_worker import serve; serve()"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._in: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
+        self._out: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
+
+    def send(self, texts: list[str]) -> None:
+        pickle.dump(texts, self._in, protocol=pickle.HIGHEST_PROTOCOL)
+        self._in.flush()
+
+    def receive(self) -> list[str]:
+        stems: list[str] = pickle.load(self._out)
+        return stems
+
+    def close(self) -> None:
+        try:
+            self._in.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._out.close()
+
+
+def serve() -> None:
+    """The child's loop: a list of texts in, their stems out, until its input ends."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            texts = pickle.load(source)
+        except EOFError:
+            return
+        pickle.dump([stems_of(t) for t in texts], sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
