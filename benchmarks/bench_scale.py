@@ -207,7 +207,7 @@ def reader(args: argparse.Namespace) -> None:
     out["vectors_s"] = pipeline.index.stats.vectors_s  # filling in the chunk vectors after it
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     # the load's stem worker (rag/stem_worker.py) is a second process: its peak counts too
-    out["worker_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    out["worker_peak_rss_mb"] = pipeline.index.stats.worker_peak_rss_mb
     pipeline.index.start_background()
 
     def run(seconds: float) -> dict[str, float]:

@@ -49,8 +49,8 @@ def _scale(scale: dict | None) -> list[str]:  # type: ignore[type-arg]
             f"| {row['chunks']}{note} | {idle['p50_ms']:.1f}/{idle['p95_ms']:.1f}/{idle['p99_ms']:.1f}/"
             f"{idle['max_ms']:.0f} | {busy['p50_ms']:.1f}/{busy['p95_ms']:.1f}/{busy['p99_ms']:.1f}/{busy['max_ms']:.0f} | "
             f"{p99:.2f} ({verdict(p99 <= 2)}) | {idle['qps']:.0f} → {busy['qps']:.0f} = {qps:.2f}× ({verdict(qps >= 0.9)}) | "
-            f"{api_cell} | {poll.get('p50', '-')}/{poll.get('p99', '-')}, {cpu.get('p50', '-')} | "
-            f"{vis.get('p50', '-')}/{vis.get('max', '-')} | {load_cell} | "
+            f"{api_cell} | {_num(poll.get('p50'))}/{_num(poll.get('p99'))}, {_num(cpu.get('p50'))} | "
+            f"{_num(vis.get('p50'), 2)}/{_num(vis.get('max'), 2)} | {load_cell} | "
             f"{rss_cell(r, warm)} |")
     return [*lines, "", "The store is filled once by a bulk import (`ChunkStore.import_articles`) and cached under "
             "`/tmp/rag-scale-cache/scale-<chunks>` (200k starts from 100k); a run copies it and serves the copy. "
@@ -58,6 +58,10 @@ def _scale(scale: dict | None) -> list[str]:  # type: ignore[type-arg]
             "wait for it; its poll's wall time includes waiting for the GIL behind the searches, its CPU time is "
             "what it costs. Where the CPU goes, idle and under writes, and the 1M run: docs/DEPLOY.md, "
             "\"Scale runs\".", ""]
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def rss_cell(reader: dict, warm: float) -> str:  # type: ignore[type-arg]

@@ -69,6 +69,7 @@ class SyncStats:
     last_poll_at: float = 0.0  # time.monotonic() of the last poll
     load_s: float | None = None  # how long the cold load took (to lexical search)
     vectors_s: float | None = None  # how long filling in the vectors after it took
+    worker_peak_rss_mb: float | None = None  # the load's stem worker's peak memory
     lags_s: deque[float] = field(default_factory=lambda: deque(maxlen=1000))  # write -> applied here, per change
     full_checks: int = 0
     last_drift: int = 0
@@ -278,6 +279,7 @@ class ChunkIndex:
                 hand(exc)
             finally:
                 if worker is not None:
+                    self.stats.worker_peak_rss_mb = worker.peak_rss_mb()
                     worker.close()
 
         thread = threading.Thread(target=fetch, name="rag-load", daemon=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 from typing import IO
 
 from rag.terms import stems_of
@@ -32,6 +33,16 @@ class StemWorker:
     def receive(self) -> list[str]:
         stems: list[str] = pickle.load(self._out)
         return stems
+
+    def peak_rss_mb(self) -> float | None:
+        """The child's peak resident memory so far (Linux; None where /proc says nothing)."""
+        try:
+            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
 
     def close(self) -> None:
         try:

@@ -15,6 +15,8 @@ def test_the_worker_stems_batches_as_this_process_does_and_stops_when_closed():
         for batch in (TEXTS, TEXTS[::-1], []):
             worker.send(batch)
             assert worker.receive() == [stems_of(t) for t in batch]
+        peak = worker.peak_rss_mb()
+        assert peak is not None and 1 < peak < 500
     finally:
         worker.close()
     assert worker._proc.returncode == 0
