@@ -134,7 +134,9 @@ class FeedStore:
                                metadatas=[{"kind": "robots", "fetched_at": time.time()}])
 
     def save(self, state: FeedState) -> None:
-        meta = {k: v for k, v in state.__dict__.items() if k != "seen" and v is not None}
+        # None is written too: Chroma merges an upsert's metadata into the old one, and None is
+        # what removes a key (a cleared error, validators dropped after a failure, a lease let go).
+        meta = {k: v for k, v in state.__dict__.items() if k != "seen"}
         self.collection.upsert(ids=[state.url], embeddings=[[1.0]], metadatas=[meta],
                                documents=[json.dumps(state.seen, ensure_ascii=False)])
 

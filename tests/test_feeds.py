@@ -378,3 +378,18 @@ def test_api_feeds_list_add_remove_refresh(site, tmp_path, embedder):
     assert client.delete(f"/v1/feeds/{urls['atom']}").status_code == 200
     missing = client.delete(f"/v1/feeds/{urls['atom']}")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 404
+
+
+def test_a_field_cleared_in_the_state_is_cleared_in_the_store(pipeline):
+    """A recovered feed's error, validators dropped after a failure and a released lease must not
+    come back: Chroma merges an upsert's metadata into the old one."""
+    feeds = FeedStore.for_pipeline(pipeline)
+    state, _ = feeds.add("https://news.example.org/feed.xml")
+    state.etag, state.last_error, state.lease_holder = '"v1"', "HTTP 500", "watcher-1"
+    feeds.save(state)
+    held = feeds.get(state.url)
+    assert held is not None and (held.etag, held.last_error, held.lease_holder) == ('"v1"', "HTTP 500", "watcher-1")
+    state.etag = state.last_error = state.lease_holder = None
+    feeds.save(state)
+    held = feeds.get(state.url)
+    assert held is not None and (held.etag, held.last_error, held.lease_holder) == (None, None, None)
