@@ -19,8 +19,9 @@ How a replica keeps up (no full diff, nothing on the search path):
 - A new replica loads every article's record and chunk texts first (no vectors), paging by article
   in large batches fetched ahead of the indexing, in one SQLite transaction; until then searches
   are dense only and /readyz says so. Then it fills in the chunks' vectors (kept so lexical hits
-  get their cosine without a round trip) a batch at a time between feed reads; meanwhile the
-  retriever asks the store for the few vectors a search needs that are not in yet.
+  get their cosine without a round trip) a batch at a time between feed reads (a one-shot
+  process right after its load); meanwhile the retriever asks the store for the few vectors a
+  search needs that are not in yet.
 - Every `full_check_s` (default hourly) it compares its article list with the store's, repairs
   any drift and logs it.
 """
@@ -169,9 +170,12 @@ class ChunkIndex:
         return applied
 
     def follow_if_due(self) -> None:
-        """In a process without a follower thread: load, or read the feed when it is due."""
+        """In a process without a follower thread: load (vectors too: no thread would fill them in
+        later), or read the feed when it is due."""
         if not self.lexical_ready():
             self.load()
+            while self.fill_vectors():
+                pass
         elif time.monotonic() - self.stats.last_poll_at >= self.staleness_s:
             self.follow()
 

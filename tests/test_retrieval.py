@@ -144,3 +144,12 @@ def test_a_load_stems_in_its_own_process_when_the_stem_worker_cannot_start(pipel
     fresh.index.load()
     assert "the stem worker did not start: no more processes" in caplog.text
     assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"} and lexical(fresh, "Vietnam") == ["omsk"]
+
+
+def test_a_one_shot_process_fills_in_the_vectors_with_its_load(pipeline, embedder, tmp_path):
+    """No follower thread would fill them in later: the CLI's first search loads them too."""
+    pipeline.ingest([MILK, TRAM])
+    fresh = Pipeline(pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"}), embedder=embedder)
+    assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"}
+    ids = fresh.index.lexical.ids()
+    assert len(ids) == 2 and fresh.index.lexical.vectors(list(ids)).keys() == ids
