@@ -57,6 +57,7 @@ _LOAD_BATCH = 500  # articles per request in a cold load (about 1,700 chunks, te
 _LOAD_AHEAD = 2  # batches fetched ahead of the one being indexed
 _LOAD_FETCHERS = 2  # batch requests in flight during a load
 _VECTOR_BATCH = 500  # vectors filled in per request after a load
+_WORKER_ABOVE = 1000  # articles: a load of more has its texts stemmed by a second process
 
 
 @dataclass
@@ -261,10 +262,13 @@ class ChunkIndex:
             return False  # the loader has stopped reading
 
         def fetch() -> None:
-            worker = _stem_worker()
+            worker: StemWorker | None = None
             pending: list[ArticleState] | None = None
             try:
-                for states in self._load_batches():
+                ids = self.store.article_ids()
+                if len(ids) > _WORKER_ABOVE:  # a small store loads before a process would start
+                    worker = _stem_worker()
+                for states in self._load_batches(ids):
                     # the worker stems the pending batch while this one was fetched: collect it, then
                     # hand it the new one (in this order, so neither side blocks on a full pipe)
                     stems = _receive(worker) if pending is not None and worker is not None else None
@@ -302,11 +306,10 @@ class ChunkIndex:
             stop.set()
             thread.join()
 
-    def _load_batches(self) -> Iterator[list[ArticleState]]:
+    def _load_batches(self, ids: list[str]) -> Iterator[list[ArticleState]]:
         """Every article with its chunk texts (no vectors), in order, `_LOAD_BATCH` articles a
         batch (records and chunks read by id: no offset paging but over the ids), with up to
         `_LOAD_FETCHERS` batches in flight, so the server reads on every core it has."""
-        ids = self.store.article_ids()
         with ThreadPoolExecutor(max_workers=_LOAD_FETCHERS, thread_name_prefix="rag-load-fetch") as pool:
             flying: deque[Future[list[ArticleState]]] = deque()
             try:

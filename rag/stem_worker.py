@@ -3,7 +3,8 @@
 Stemming is most of a load's CPU. In the loading process it would run between the fetching and
 the SQLite writes, and in a thread it would fight them for the GIL; in a process of its own it
 runs beside them, on the other core. Framed pickles over the child's stdin and stdout; the child
-imports rag.terms only. A load whose worker cannot start or dies stems in the loading process.
+imports rag.terms only. A load whose worker cannot start or dies stems in the loading process,
+and so does the load of a small store (rag.index._WORKER_ABOVE), done before a process would start.
 """
 
 from __future__ import annotations

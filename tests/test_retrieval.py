@@ -115,6 +115,7 @@ def test_a_new_replica_searches_on_texts_first_and_fills_in_its_vectors_after(pi
     assert len(warm) == 2 and all(score is not None for _, score in warm)
     fresh_settings = pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"})
     fresh = Pipeline(fresh_settings, embedder=embedder)
+    monkeypatch.setattr(rag.index, "_WORKER_ABOVE", 0)  # stemmed by the worker process, as a large store is
     fresh.index.load()
     ids = fresh.index.lexical.ids()
     assert ids == pipeline.store.all_chunk_ids() and fresh.index.lexical.vectors(list(ids)) == {}
@@ -139,6 +140,7 @@ def test_a_load_stems_in_its_own_process_when_the_stem_worker_cannot_start(pipel
         raise OSError("no more processes")
 
     monkeypatch.setattr(rag.index, "StemWorker", no_worker)
+    monkeypatch.setattr(rag.index, "_WORKER_ABOVE", 0)
     pipeline.ingest([MILK, TRAM])
     fresh = Pipeline(pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"}), embedder=embedder)
     fresh.index.load()
