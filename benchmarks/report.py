@@ -53,7 +53,7 @@ def _scale(scale: dict | None) -> list[str]:  # type: ignore[type-arg]
             f"{_num(vis.get('p50'), 2)}/{_num(vis.get('max'), 2)} | {load_cell} | "
             f"{rss_cell(r, warm)} |")
     return [*lines, "", "The store is filled once by a bulk import (`ChunkStore.import_articles`) and cached under "
-            "`/tmp/rag-scale-cache/scale-<chunks>` (200k starts from 100k); a run copies it and serves the copy. "
+            "`/tmp/rag-scale-cache/scale-<chunks>` (a larger size starts from the largest smaller one); a run copies it and serves the copy. "
             "Nothing on the search path keeps up: the follower thread reads the change feed and searches never "
             "wait for it; its poll's wall time includes waiting for the GIL behind the searches, its CPU time is "
             "what it costs. Where the CPU goes, idle and under writes, and the 1M run: docs/DEPLOY.md, "
