@@ -226,8 +226,8 @@ class ChunkIndex:
         return applied
 
     def load(self) -> None:
-        """A new replica's first fill: every article with its chunks and vectors, paged by article
-        (no offset paging over the chunks), into one SQLite transaction."""
+        """A new replica's first fill: every article with its chunk texts (the vectors follow,
+        `fill_vectors`), read by id, into one SQLite transaction."""
         with self._follow_lock:
             if self.lexical.loaded():
                 self._ready = True

@@ -155,3 +155,37 @@ def test_a_one_shot_process_fills_in_the_vectors_with_its_load(pipeline, embedde
     assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"}
     ids = fresh.index.lexical.ids()
     assert len(ids) == 2 and fresh.index.lexical.vectors(list(ids)).keys() == ids
+
+
+def test_a_load_cut_short_leaves_the_index_unloaded_and_the_next_load_completes(pipeline, embedder, tmp_path,
+                                                                               monkeypatch):
+    """Chroma failing half-way through a load: the error reaches the caller, no loader thread or
+    stem worker is left behind, the file is not marked loaded, and the next load is whole."""
+    import threading
+
+    import rag.index
+    from rag.errors import StoreUnavailable
+
+    pipeline.ingest([MILK, TRAM])
+    monkeypatch.setattr(rag.index, "_WORKER_ABOVE", 0)
+    monkeypatch.setattr(rag.index, "_LOAD_BATCH", 1)  # one article a batch: the second batch fails
+    fresh = Pipeline(pipeline.settings.model_copy(update={"lexical_dir": tmp_path / "fresh"}), embedder=embedder)
+    store = fresh.index.store
+    read = store.states
+    batches: list[list[str]] = []
+
+    def failing(ids, *args, **kwargs):  # type: ignore[no-untyped-def]
+        batches.append(list(ids))
+        if len(batches) == 2:
+            raise StoreUnavailable("the Chroma server went away")
+        return read(ids, *args, **kwargs)
+
+    monkeypatch.setattr(store, "states", failing)
+    with pytest.raises(StoreUnavailable, match="went away"):
+        fresh.index.load()
+    assert not fresh.index.lexical.loaded() and not fresh.index.lexical_ready()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("rag-load")]
+    assert fresh.index.stats.worker_peak_rss_mb is not None  # the worker ran, and was closed
+    monkeypatch.setattr(store, "states", read)
+    fresh.index.load()
+    assert set(lexical(fresh, "Zorblat")) == {"omsk", "tram"}
