@@ -16,15 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import RAG, ROOT, env, summary_ms, write
+from benchmarks.common import RAG, ROOT, env, rss_mb, summary_ms, write
 from tests.conftest import serving
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 async def load(url: str, questions: list[str], requests: int, concurrency: int) -> dict[str, object]:

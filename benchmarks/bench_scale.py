@@ -44,7 +44,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import RESULTS, pct, write
+from benchmarks.common import RESULTS, pct, rss_mb, write
 from benchmarks.corpus import articles, questions, sentence_bank
 from rag.config import Settings
 from rag.embedding import LocalMiniLM
@@ -184,11 +184,11 @@ class CpuMeter:
         return {name: round((c1[name] - c0[name]) / (t1 - t0), 3) for name in self.pids}
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def latencies(times: list[float], seconds: float) -> dict[str, float]:
+    """Request times (s) over a run of `seconds`: percentiles and max in ms, and requests a second."""
+    ms = [t * 1000 for t in times]
+    return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99), "max_ms": round(max(ms), 1),
+            "qps": round(len(ms) / seconds, 1), "n": len(ms)}
 
 
 def reader(args: argparse.Namespace) -> None:
@@ -197,7 +197,7 @@ def reader(args: argparse.Namespace) -> None:
     pipeline = Pipeline(settings(args.url, args.prefix, Path(args.data_dir)), embedder=Synthetic(model))
     asked = questions(sentence_bank(), 200)
     vectors = model.embed(asked)
-    out: dict[str, object] = {"rss_before_mb": round(rss_mb(), 1)}
+    out: dict[str, object] = {"rss_before_mb": rss_mb()}
     started = time.monotonic()
     pipeline.index.load()
     out["peak_rss_load_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -220,15 +220,13 @@ def reader(args: argparse.Namespace) -> None:
             pipeline.index.search(asked[q], vectors[q], 8)
             times.append(time.perf_counter() - t0)
             i += 1
-        ms = [t * 1000 for t in times]
-        return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99), "max_ms": round(max(ms), 1),
-                "qps": round(len(ms) / seconds, 1), "n": len(ms)}
+        return latencies(times, seconds)
 
     run(3)  # warm
     if not args.warm_only:
         print("IDLE", flush=True)
     out["idle"] = run(args.seconds)
-    out["rss_warm_mb"] = round(rss_mb(), 1)
+    out["rss_warm_mb"] = rss_mb()
     if args.warm_only:
         print(json.dumps(out), flush=True)
         return
@@ -267,7 +265,7 @@ def reader(args: argparse.Namespace) -> None:
     out["follower_poll_cpu_ms"] = {"p50": pct(cpu_ms, 50), "p99": pct(cpu_ms, 99), "max": round(max(cpu_ms), 1),
                                    "sum_s": round(sum(poll_cpu), 3)} if cpu_ms else {}
     out["applied"] = pipeline.index.stats.applied - applied_before
-    out["rss_end_mb"] = round(rss_mb(), 1)
+    out["rss_end_mb"] = rss_mb()
     print(json.dumps(out), flush=True)
 
 
@@ -292,9 +290,7 @@ def api_clients(api: str, asked: list[str], seconds: float, clients: int = 4) ->
         t.start()
     for t in threads:
         t.join()
-    ms = [t * 1000 for t in times]
-    return {"p50_ms": pct(ms, 50), "p95_ms": pct(ms, 95), "p99_ms": pct(ms, 99), "max_ms": round(max(ms), 1),
-            "qps": round(len(ms) / seconds, 1), "n": len(ms), "errors": errors[0]}
+    return {**latencies(times, seconds), "errors": errors[0]}
 
 
 def api_phase(url: str, prefix: str, data_dir: Path, writer: Pipeline, bank: list[str],

@@ -26,6 +26,14 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.mean(ms), 3), "n": len(ms)}
 
 
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now, from /proc (0.0 where it says nothing)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def env(**extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     return base | extra

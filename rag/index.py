@@ -166,8 +166,7 @@ class ChunkIndex:
         if not self.lexical_ready():
             self.load()
         applied = self.follow(wait=True)
-        while self.fill_vectors():
-            pass
+        self._fill_all()
         return applied
 
     def follow_if_due(self) -> None:
@@ -175,8 +174,7 @@ class ChunkIndex:
         later), or read the feed when it is due."""
         if not self.lexical_ready():
             self.load()
-            while self.fill_vectors():
-                pass
+            self._fill_all()
         elif time.monotonic() - self.stats.last_poll_at >= self.staleness_s:
             self.follow()
 
@@ -393,6 +391,10 @@ class ChunkIndex:
             except Exception as exc:  # a store hiccup: log, try again on the next tick
                 log.warning("index follower: %s: %s", type(exc).__name__, exc)
             self._stop.wait(self.staleness_s)
+
+    def _fill_all(self) -> None:
+        while self.fill_vectors():
+            pass
 
     def _fill_until(self, deadline: float) -> bool:
         """Fill in vectors until `deadline` (the next feed read is due). Returns whether any are left."""

@@ -204,9 +204,8 @@ class LexicalIndex:
         """Fill a fresh index in one transaction, its indexes built after the rows. Rows go in a
         page at a time (executemany, rowids given), with the file's syncs off until the commit:
         a load cut short leaves the index unloaded and is started again. Pages come from
-        `load_page`, made ready on another thread (SQLite releases the GIL while it writes, so
-        the stemming of the next page runs meanwhile). When any chunk came without its vector,
-        state `vectors_after` says a fill-in is due."""
+        `load_page` (their texts stemmed beforehand, by rag/stem_worker.py for a large store).
+        When any chunk came without its vector, state `vectors_after` says a fill-in is due."""
         n, without = 0, False
         with self._transaction(bulk=True):
             for name in ("rows_chunk", "rows_article"):
@@ -216,13 +215,7 @@ class LexicalIndex:
             for page in pages:
                 n += len(page.rows)
                 without = without or page.without_vectors
-                self.conn.executemany(
-                    "INSERT OR REPLACE INTO articles (id, seq, deleted, title, url, source, published_at, content_hash,"
-                    " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)", page.records)
-                self.conn.executemany("INSERT INTO rows (id, chunk_id, article_id, v) VALUES (?, ?, ?, ?)", page.rows)
-                self.conn.executemany(
-                    "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
-                    " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)", page.texts)
+                self._insert(page)
             for statement in _INDEXES.strip().split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
@@ -232,29 +225,25 @@ class LexicalIndex:
                 self.conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('vectors_after', '0')")
         return n
 
-    def _put(self, state: ArticleState, fresh: bool = False) -> None:
-        if not fresh:
-            self._drop_article(state.article_id)
-        info = state.info
-        if info is None:
+    def _put(self, state: ArticleState) -> None:
+        """Replace an article's rows by its state's (a tombstone when it has no record)."""
+        self._drop_article(state.article_id)
+        if state.info is None:
             self.conn.execute("INSERT OR REPLACE INTO articles (id, seq, deleted) VALUES (?, ?, 1)",
                               (state.article_id, state.seq))
             return
-        self.conn.execute(
+        next_row = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM rows").fetchone()[0]
+        self._insert(load_page([state], next_row))
+
+    def _insert(self, page: LoadPage) -> None:
+        """A page's records and rows (the one place they are written: loads and changes alike)."""
+        self.conn.executemany(
             "INSERT OR REPLACE INTO articles (id, seq, deleted, title, url, source, published_at, content_hash,"
-            " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)",
-            (info.id, state.seq, info.title, info.url, info.source, info.published_at, info.content_hash,
-             info.n_chunks))
-        title_terms = stems_of(info.title)
-        for chunk, vector in state.chunks:
-            cursor = self.conn.execute("INSERT INTO rows (chunk_id, article_id, v) VALUES (?, ?, ?)",
-                                       (chunk.chunk_id, chunk.article_id, _blob(vector)))
-            self.conn.execute(
-                "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
-                " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (cursor.lastrowid, stems_of(chunk.text), title_terms, chunk.text, chunk.chunk_id,
-                 chunk.article_id, chunk.index, chunk.start, chunk.end, state.published_ts,
-                 int(chunk.starts_paragraph)))
+            " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)", page.records)
+        self.conn.executemany("INSERT INTO rows (id, chunk_id, article_id, v) VALUES (?, ?, ?, ?)", page.rows)
+        self.conn.executemany(
+            "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
+            " published_ts, para_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)", page.texts)
 
     def _drop_article(self, article_id: str) -> None:
         rowids = [r[0] for r in self.conn.execute("SELECT id FROM rows WHERE article_id = ?", (article_id,))]

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from rag.pipeline import Pipeline
 
 Progress = Callable[[int, int], None]
+_EMBED_CACHE = click.option(
+    "--embed-cache", type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of vectors by model and text, reused across runs (the gate's datasets share corpora); "
+         "delete it when the model changes.")
 
 
 @click.group("eval", invoke_without_command=True)
@@ -36,9 +40,7 @@ Progress = Callable[[int, int], None]
               show_default=True, help="Where metrics.json and answers.jsonl go.")
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
-@click.option("--embed-cache", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file of vectors by model and text, reused across runs (the gate's datasets "
-                   "share corpora); delete it when the model changes.")
+@_EMBED_CACHE
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
                top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
@@ -103,9 +105,7 @@ def compare(before: Path, after: Path) -> None:
               show_default=True)
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
-@click.option("--embed-cache", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file of vectors by model and text, reused across runs (the gate's datasets "
-                   "share corpora); delete it when the model changes.")
+@_EMBED_CACHE
 def quotes(dataset: Path, corpus: tuple[Path, ...], out: Path, floors: Path | None,
            embed_cache: Path | None) -> None:
     """Measure quote repair: paraphrases re-grounded to the right sentence, and no negated,
