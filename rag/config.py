@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag import tuning  # the measured defaults
+
 Mode = Literal["auto", "extractive", "llm"]  # auto: the LLM when RAG_LLM_MODEL is set
 AnswerMode = Literal["extractive", "llm"]  # what `auto` resolves to
 RetrievalMethod = Literal["dense", "lexical", "hybrid"]
@@ -46,11 +48,12 @@ class Settings(BaseSettings):
                                            description="OpenAI-compatible embeddings server; unset means OpenAI.")
     embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")
 
-    top_k: int = Field(8, ge=1, le=50)
+    top_k: int = Field(tuning.TOP_K, ge=1, le=50)
     retrieval: RetrievalMethod = "hybrid"
     hybrid_fusion: Fusion = "weighted"
-    hybrid_alpha: float = Field(0.8, ge=0, le=1, description="Weighted fusion: share of the dense score.")
-    mmr_lambda: float = Field(1.0, ge=0, le=1, description="1 = no diversification.")
+    hybrid_alpha: float = Field(tuning.HYBRID_ALPHA, ge=0, le=1,
+                                description="Weighted fusion: share of the dense score.")
+    mmr_lambda: float = Field(tuning.MMR_LAMBDA, ge=0, le=1, description="1 = no diversification.")
     time_aware: bool = Field(True, description="Use when a question is asked (as_of) and its time cue in ranking; "
                                                "off: dates are ignored unless --since/--until say so.")
     lexical_dir: Path | None = Field(None, description="Where the BM25 index lives; default DATA_DIR/lexical.")
@@ -71,13 +74,17 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(800, ge=16, le=32768, description="Longest reply asked for (quotes mode).")
     llm_citations: str = Field("sentences", pattern="^(sentences|quotes)$",
                                description="sentences: the model cites numbered sentences; quotes: it copies them.")
-    llm_answer_tokens: int = Field(320, ge=16, le=32768,
+    llm_answer_tokens: int = Field(tuning.LLM_ANSWER_TOKENS, ge=16, le=32768,
                                    description="Longest reply asked for in sentences mode (no quotes to copy).")
-    llm_context_tokens: int = Field(3000, ge=200, le=200_000, description="Budget for the numbered sources.")
-    llm_whole_article_tokens: int = Field(1500, ge=0, description="Articles this short are sent whole.")
-    llm_source_margin: float = Field(0.1, ge=0, le=1, description="Sentences mode: send the articles whose best "
+    llm_context_tokens: int = Field(tuning.LLM_CONTEXT_TOKENS, ge=200, le=200_000,
+                                    description="Budget for the numbered sources.")
+    llm_whole_article_tokens: int = Field(tuning.LLM_WHOLE_ARTICLE_TOKENS, ge=0,
+                                          description="Articles this short are sent whole.")
+    llm_source_margin: float = Field(tuning.LLM_SOURCE_MARGIN, ge=0, le=1,
+                                     description="Sentences mode: send the articles whose best "
                                      "chunk scores within this of the best one ...")
-    llm_source_articles: int = Field(3, ge=0, le=50, description="... at most this many (0: no limit).")
+    llm_source_articles: int = Field(tuning.LLM_SOURCE_ARTICLES, ge=0, le=50,
+                                     description="... at most this many (0: no limit).")
     llm_evidence_gate: bool = Field(True, description="Refuse without asking the model when the evidence "
                                     "model refuses (docs/design.md, issue 15).")
     llm_history_turns: int = Field(6, ge=0, le=50, description="Chat messages kept for follow-ups.")

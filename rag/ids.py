@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rag.types import Article
+from typing import Protocol
 
 
-def content_hash(article: Article) -> str:
+class Hashed(Protocol):
+    """What the content hash covers (rag.types.Article has it): a leaf module needs no import of it."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def published_at(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+
+
+def content_hash(article: Hashed) -> str:
     payload = json.dumps(
         [article.title, article.text, article.published_at, article.source, article.url],
         ensure_ascii=False,

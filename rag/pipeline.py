@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
-from rag.answering.extractive import Extract, Params, extract
+from rag.answering.context import AnswerContext, ArticleReader, When
+from rag.answering.extractive import Extract, Params, extractive_answer
 from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
-from rag.errors import ConfigError, LoadError
+from rag.errors import LoadError
 from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
@@ -41,7 +42,7 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.retrieval import RetrievalParams
+    from rag.retrieval import RetrievalParams, Retriever
 
 T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
@@ -53,9 +54,6 @@ History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user
 _EMBED_GROUP = 64
 _SURELY_FITS_CHARS = 600  # shorter questions skip the token count (ordinary text this short is far below 256)
 _CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
-# Share of the recency prior the extractive answerer sees as similarity: enough to order a week's
-# story before older near-equals, little enough to leave the refusal thresholds alone (news-dev).
-_PRIOR_TO_ANSWERER = 0.3
 
 
 @dataclass
@@ -111,7 +109,7 @@ class Pipeline:
         return self.index.store
 
     @property
-    def retriever(self):  # type: ignore[no-untyped-def]
+    def retriever(self) -> Retriever:
         return self.index.retriever
 
     # Reads, for the CLI and the API (they reach storage only through the pipeline).
@@ -293,72 +291,30 @@ class Pipeline:
                       dated: bool = False) -> Iterator[Token | Final]:
         """`as_of`: the day the question is asked (the LLM prompt says it); `dated`: the asker gave
         it, so the extractive refusal model may use the article's age (rag/answering/evidence.py)."""
-        if mode == "extractive":
-            answer = self.answer_from(question, chunks, as_of=as_of if dated else None)
-            if not answer.refused:
-                yield Token(text=answer.answer)
-            yield Final(answer=answer)
-            return
-        # Imported here: claims and llm load numpy-backed scoring, which only LLM answers need.
-        from rag.answering.build import extractive
-        from rag.answering.claims import ClaimParams
-        from rag.answering.llm import LLMContext, answerer_for
-        from rag.answering.sources import build_sources, focus
+        from rag.answering import answerer_for
+        from rag.answering.flow import answer_events
 
-        s = self.settings
-        found = self.extract(question, chunks, as_of if dated else None)
-        if s.llm_evidence_gate and found.refused_by_evidence:
-            # The evidence model refuses: the model is not asked. A small model answers a
-            # neighbouring story from near-miss articles, with quotes that verify.
-            yield Final(answer=extractive(question, chunks, found, "llm"))
-            return
-        texts: dict[str, str] = {}
+        ctx = self.answer_context(question, chunks, mode, When.of(as_of, dated), deadline)
+        yield from answer_events(answerer_for(mode, self.settings), ctx)
 
-        def article_text(article_id: str) -> str | None:
-            if article_id not in texts:
-                got = self.index.get_article(article_id)
-                if got is None:
-                    return None
-                texts[article_id] = got[1]
-            return texts[article_id]
-
-        shown = focus(chunks, found, s.llm_source_margin, s.llm_source_articles) \
-            if s.llm_citations == "sentences" else chunks
-        sources = build_sources(shown, article_text, self._count_one,
-                                s.llm_context_tokens, s.llm_whole_article_tokens)
-
-        def fallback(notice: str) -> Answer:
-            return extractive(question, chunks, found, "extractive-fallback").model_copy(update={"notice": notice})
-
-        ctx = LLMContext(self.llm, self.embedder.embed, lambda a, st, en: self._chunk_id_at(chunks, a, st, en),
-                         fallback, ClaimParams(), s.llm_answer_tokens, lambda q: found, as_of)
-        answerer = answerer_for(s.llm_citations)
-        yield from answerer(question, chunks, sources, texts, ctx, deadline or Deadline(s.llm_deadline_s))
-
-    def _chunk_id_at(self, chunks: list[RetrievedChunk], article_id: str, start: int, end: int) -> str:
-        """The chunk holding most of a span: a retrieved one if it can, else any of the article's."""
-        def best(pool: Sequence[RetrievedChunk]) -> RetrievedChunk | None:
-            hits = [c for c in pool if c.article_id == article_id and c.start < end and c.end > start]
-            return max(hits, key=lambda c: min(c.end, end) - max(c.start, start), default=None)
-
-        found = best(chunks) or best(self.index.article_chunks(article_id))  # type: ignore[arg-type]
-        if found is None:
-            raise ConfigError(f"no chunk of {article_id} holds {start}-{end}; re-ingest it")
-        return found.chunk_id
+    def answer_context(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode = "extractive",
+                       when: When = When(), deadline: Deadline | None = None) -> AnswerContext:
+        """What an answerer may use for this question (rag/answering/context.py)."""
+        llm = mode == "llm"
+        return AnswerContext(question, chunks, ArticleReader(self.index), self.settings, when,
+                             llm=self.llm if llm else None, embed=self.embedder.embed if llm else None,
+                             count_tokens=self._count_one, params=self.params,
+                             deadline=deadline or (Deadline(self.settings.llm_deadline_s) if llm else None))
 
     def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None) -> Extract:
-        """The extractive answer's sentences, or its refusal and the reason (benchmarks/fit_refusal.py
+        """The extractive answer's sentences, or its refusal and the reason (`python -m rag.fit refusal`
         fits the refusal decision on exactly this). `as_of`: the day the question was asked, when
         the asker said so (not a default today)."""
-        # Chunks carry a recency only when time-awareness set a cue, so with it off this is a no-op.
-        weighted = _time_weighted(chunks, self.settings.hybrid_alpha)
-        return extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
+        return self.answer_context(question, chunks, when=When.of(as_of, dated=True)).found
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
                     as_of: str | None = None) -> Answer:
-        from rag.answering.build import extractive
-
-        return extractive(question, chunks, self.extract(question, chunks, as_of), mode)
+        return extractive_answer(question, chunks, self.extract(question, chunks, as_of), mode)
 
 
 def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:
@@ -371,15 +327,6 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
             return
         futures.append(pool.submit(next, items, sentinel))
         yield cast(T, item)
-
-
-def _time_weighted(chunks: list[RetrievedChunk], dense_share: float) -> list[RetrievedChunk]:
-    """The chunks with the recency prior added to the similarity the extractive answerer ranks
-    sentences by (in cosine units: the prior is in fused units, where the cosine counts
-    `dense_share`), so the answer comes from the article retrieval preferred for its date."""
-    scale = _PRIOR_TO_ANSWERER / max(dense_share, 0.1)
-    return [c.model_copy(update={"dense_score": c.dense_score + scale * c.recency})
-            if c.recency and c.dense_score is not None else c for c in chunks]
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

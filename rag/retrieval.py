@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from rag import tuning
 from rag.lexical import LexicalIndex
 from rag.store import ChunkStore, date_number
 from rag.timecues import TimeCue
@@ -29,11 +30,11 @@ Method = Literal["dense", "lexical", "hybrid"]
 class RetrievalParams:
     method: Method = "hybrid"
     fusion: Literal["weighted", "rrf"] = "weighted"
-    alpha: float = 0.8  # weighted: share of the dense score
-    rrf_k: int = 60
-    pool: int = 30  # lexical candidates
-    dense_pool: int = 8  # dense candidates (each costs Chroma a document and metadata to return)
-    mmr_lambda: float = 1.0  # 1.0 = no diversification
+    alpha: float = tuning.HYBRID_ALPHA  # weighted: share of the dense score
+    rrf_k: int = tuning.RRF_K
+    pool: int = tuning.LEXICAL_POOL  # lexical candidates
+    dense_pool: int = tuning.DENSE_POOL  # dense candidates (each costs Chroma a document and metadata to return)
+    mmr_lambda: float = tuning.MMR_LAMBDA  # 1.0 = no diversification
 
 
 class Retriever:

@@ -22,18 +22,21 @@ from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from rag import tuning
+from rag.tuning import CueKind, Prior
 
 if TYPE_CHECKING:
     from rag.types import Answer, RetrievedChunk
 
-Kind = Literal["recent", "date", "none"]
+Kind = CueKind
 AsOf = datetime | date | None  # when a question is asked; None means now
-# A "latest" answer whose newest source is older than this (days before as_of) says "as of <date>".
-STALE_DAYS = 14
-# A "latest" question over news with nothing inside its period: the period moves back to the
-# newest candidate scoring within this much of the best one (set by hand on the time set, not fitted).
-NEAR_BEST = 0.05
+# A "latest" answer whose newest source is older than NOTICE_STALE_DAYS (days before as_of) says
+# "as of <date>". A "latest" question over news with nothing inside its period: the period moves
+# back to the newest candidate scoring within NEAR_BEST of the best one. Both hand-set: rag/tuning.py.
+NOTICE_STALE_DAYS = tuning.NOTICE_STALE_DAYS
+NEAR_BEST = tuning.NEAR_BEST
 _AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 # Cues that bound the event to a short period before as_of: evidence from weeks earlier is then
 # about another event (the refusal model's staleness signal applies). "now", "latest" or no cue
@@ -48,21 +51,10 @@ def bounds_event(question: str) -> bool:
     return _BOUNDED.search(question) is not None
 
 
-@dataclass(frozen=True)
-class Prior:
-    weight: float  # added to the fused score of an article inside the period
-    half_life: float  # days of distance from the period that halve it
-    window: int = 0  # recent/none: the period is the `window` days up to as_of
-
-
-# Fitted on ../shared/data/news-dev by `python -m benchmarks.fit_recency` (hybrid retrieval,
-# weighted fusion, MRR@10 per cue kind); docs/design.md has the grid and the numbers. The dev
-# questions without a cue are weekly-quiz questions too, so their fit is as strong as "latest".
-PRIORS: dict[Kind, Prior] = {
-    "recent": Prior(weight=0.3, half_life=1.0, window=7),
-    "date": Prior(weight=0.1, half_life=1.0),
-    "none": Prior(weight=0.3, half_life=1.0, window=7),
-}
+# Fitted on ../shared/data/news-dev by `python -m rag.fit recency` into rag/tuning.py (hybrid
+# retrieval, weighted fusion, MRR@10 per cue kind); docs/design.md has the grid and the numbers. The
+# dev questions without a cue are weekly-quiz questions too, so their fit is as strong as "latest".
+PRIORS: dict[Kind, Prior] = tuning.RECENCY_PRIORS
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December"]
@@ -213,7 +205,7 @@ def stale_notice(cue: TimeCue, answer: Answer, chunks: list[RetrievedChunk]) -> 
         age = (cue.as_of - date.fromisoformat(newest)).days
     except ValueError:
         return None
-    if age <= STALE_DAYS:
+    if age <= NOTICE_STALE_DAYS:
         return None
     return (f"As of {cue.as_of.isoformat()}, the newest article this answer draws on is from {newest} "
             f"({age} days earlier); there may be later news.")

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from rag.ids import content_hash
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -32,8 +34,6 @@ class Article(_Frozen):
 
     @property
     def content_hash(self) -> str:
-        from rag.ids import content_hash
-
         return content_hash(self)
 
 

@@ -145,7 +145,7 @@ def test_quotes_mode_stays_available(llm_pipeline, fake_llm):
 
 
 def test_a_reply_is_cut_into_sentences_only_once_they_are_complete():
-    from rag.answering.numbered import cut_reply
+    from rag.answering.sentences import cut_reply
 
     assert cut_reply("Machinery is used [S3]. Elevat", final=False) == (["Machinery is used [S3]."], "Elevat")
     assert cut_reply("Machinery is used. [S", final=False) == ([], "Machinery is used. [S")  # its marker may follow

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag import tuning
 from rag.terms import content_terms, named_terms, stem, words
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -62,10 +63,10 @@ shrink shrank lose lost lower down less fewer cut reduce reduced slump slumped p
 
 @dataclass(frozen=True)
 class ClaimParams:
-    repair: float = 0.6  # a paraphrased quote is re-grounded at or above this
-    support: float = 0.55  # an answer sentence is supported at or above this
-    min_shared: int = 2  # content terms a claim must share with the text at least
-    sure_overlap: float = 0.9  # a sentence whose quotes hold this share of its terms needs no embedding
+    repair: float = tuning.REPAIR  # a paraphrased quote is re-grounded at or above this
+    support: float = tuning.SUPPORT  # an answer sentence is supported at or above this
+    min_shared: int = tuning.MIN_SHARED  # content terms a claim must share with the text at least
+    sure_overlap: float = tuning.SURE_OVERLAP  # a sentence whose quotes hold this share of its terms needs no embedding
 
 
 def negations(text: str) -> frozenset[str]:

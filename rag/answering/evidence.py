@@ -7,9 +7,9 @@ words in it, whether retrieval's two sides agree on it, how far it stands out fr
 article, and whether the sentence that would be quoted holds a thing of the asked type.
 
 `assess` turns these signals into a probability that the evidence answers the question with a
-logistic model whose coefficients are fitted by `python -m evals.fit_refusal` (real news from
-../shared/data/news-dev plus the project's synthetic sets; docs/design.md has the curve and the
-operating point). The LLM path can use the same function to ask "does this evidence answer it?".
+logistic model whose coefficients are fitted by `python -m rag.fit refusal` into rag/tuning.py
+(real news from ../shared/data/news-dev plus the project's synthetic sets; docs/design.md has the
+curve and the operating point). The LLM path can use the same function to ask "does this evidence answer it?".
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
+from rag import tuning
 from rag.terms import STOP_WORDS, content_terms, named_terms, stem, words
 from rag.types import RetrievedChunk
 
@@ -104,20 +105,7 @@ class Signals:
 
 FEATURES = tuple(Signals.__dataclass_fields__)
 
-# Fitted by `python -m benchmarks.fit_refusal` (docs/design.md, "Refusals on real news (issue 13)"):
-# (intercept, coefficients in FEATURES order, threshold). Two models: one for questions whose date is
-# known (`as_of`; news is asked about the week before it), one for questions without a date, where
-# the staleness signal says nothing.
-DATED = (-0.951, (4.809, 1.139, 1.007, 0.527, -3.308, 1.079, -0.045, -0.413, -0.885, -1.917), 0.3)
-UNDATED = (-3.306, (5.261, 1.423, 2.088, 1.087, -2.484, 0.887, 0.028, -0.194, -0.560, 0.0), 0.0)
-# Without a date, the hand-set rule of before refuses (the synthetic sets' unanswerable questions
-# are ones the fitted signals do not separate, and on them the undated model's own refusals were
-# all false ones, so its threshold is 0): unless the candidate article is a strong dense match,
-# every name in the question must be in it and half the question's weighted terms.
-STRONG_DENSE = 0.5
-MIN_COVERAGE = 0.5
-MIN_DENSE = 0.2
-STALE_DAYS = 7
+# The fitted models and the hand-set rule's thresholds: rag/tuning.py (`python -m rag.fit refusal`).
 
 
 @dataclass(frozen=True)
@@ -130,7 +118,7 @@ class Assessment:
 
     @property
     def threshold(self) -> float:
-        return (DATED if self.dated else UNDATED)[2]
+        return (tuning.REFUSAL_DATED if self.dated else tuning.REFUSAL_UNDATED).threshold
 
     def answers(self, threshold: float | None = None) -> bool:
         """Whether to answer; with `threshold`, by the probability alone (for fitting)."""
@@ -141,7 +129,7 @@ class Assessment:
     def reason(self, wanted: str | None) -> str:
         """Why the evidence falls short, in words: the signal that pulled the probability down most."""
         s = self.signals
-        coefficients = (DATED if self.dated else UNDATED)[1]
+        coefficients = (tuning.REFUSAL_DATED if self.dated else tuning.REFUSAL_UNDATED).coefficients
         pulls = {name: coef * (value - 1.0) for name, coef, value in zip(FEATURES, coefficients, s.vector(),
                                                                           strict=True)}
         pulls["stale"] = coefficients[-1] * s.stale
@@ -149,7 +137,7 @@ class Assessment:
         if self.hand_rule and self.probability >= self.threshold:
             return self.hand_rule
         if weakest == "stale":
-            why = f"the sources are more than {STALE_DAYS} days older than the question"
+            why = f"the sources are more than {tuning.EVIDENCE_STALE_DAYS} days older than the question"
         elif weakest == "names" and self.missing_names:
             why = f"the sources do not mention {', '.join(self.missing_names)}"
         elif weakest == "answer_type" and wanted:
@@ -218,16 +206,17 @@ def assess(question: str, chunks: Sequence[RetrievedChunk], article_id: str, sen
     )
     # the names as the question writes them, for the reason
     missing_words = tuple(sorted({w for w in words(question) if stem(w) in missing and w[:1].isupper()}))
-    intercept, coefficients, _ = DATED if as_of else UNDATED
+    model = tuning.REFUSAL_DATED if as_of else tuning.REFUSAL_UNDATED
     hand_rule = None
-    if signals.top_dense < MIN_DENSE:
+    if signals.top_dense < tuning.MIN_DENSE:
         hand_rule = "nothing retrieved is close to the question"
-    elif signals.article_dense < STRONG_DENSE:
+    elif signals.article_dense < tuning.STRONG_DENSE:
         if missing_words:
             hand_rule = f"the sources do not mention {', '.join(missing_words)}"
-        elif signals.coverage < MIN_COVERAGE:
+        elif signals.coverage < tuning.MIN_COVERAGE:
             hand_rule = "the sources do not say"
-    return Assessment(signals, probability(signals, intercept, coefficients), missing_words, bool(as_of), hand_rule)
+    p = probability(signals, model.intercept, model.coefficients)
+    return Assessment(signals, p, missing_words, bool(as_of), hand_rule)
 
 
 def _stale(as_of: str | None, published: Sequence[str | None]) -> float:
@@ -238,7 +227,7 @@ def _stale(as_of: str | None, published: Sequence[str | None]) -> float:
         age = (date.fromisoformat(as_of[:10]) - date.fromisoformat(max(dates)[:10])).days
     except ValueError:
         return 0.0
-    return float(age > STALE_DAYS)
+    return float(age > tuning.EVIDENCE_STALE_DAYS)
 
 
 def probability(signals: Signals, intercept: float, coefficients: Sequence[float]) -> float:

@@ -1,237 +1,43 @@
-"""Extractive answers: the retrieved sentences that best answer the question, quoted verbatim.
-
-News has structure worth using: a reporter's sentence opens each paragraph and names its topic;
-quotes follow. A sentence is scored by its chunk's dense similarity, the question terms it and
-its paragraph share (weighted by rarity among the retrieved chunks), and a bonus for being a
-paragraph's lead. An answer draws one sentence per paragraph, and fills room left with the rest
-of the best sentence's own paragraph (news is often one paragraph). A question that asks for
-a list ("what did X offer", "which areas") takes every paragraph whose chunk is about as close
-to the question as the best one; any other question takes the best sentence and what scores
-almost as well. A list also takes the lead sentences of the paragraphs between its items (see
-_fill_list), since a reporter writes a list as a run of paragraphs.
-
-It refuses when a "how many"/"when" question finds no number/date the question does not already
-say, and when the evidence does not answer the question as a fitted model judges it
-(rag/answering/evidence.py: the question's names, numbers and words in the article, how close and
-how clear a winner it is, whether the sentence holds a thing of the asked type, and, when the
-question's date is known, whether the article is weeks older). Without a date, the hand-set rule
-of before guards too. Number, date and person questions ("How many...", "Who...") take the best
-sentence that holds such a thing when one scores almost as well as the best sentence.
-"""
+"""The extractive answerer: the articles' own sentences, chosen by selection.py, quoted verbatim
+with their offsets. Offline, verified and supported by construction; also the LLM answerers'
+fallback (flow.py)."""
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
 
-from rag.answering.evidence import DATED, Assessment, answer_type, assess, has_type
-from rag.sentences import split_paragraphs, split_sentences
-from rag.terms import content_terms, named_terms, words
-from rag.types import RetrievedChunk
+from rag.answering.build import refusal, retrieved_of
+from rag.answering.context import AnswerContext
+from rag.answering.selection import Candidate, Extract, Params, extract
+from rag.hygiene import inert_markers
+from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Verification
 
-_QUOTE_OPENERS = "“\"‘'«„"
+__all__ = ["Candidate", "Extract", "ExtractiveAnswerer", "Params", "extract", "extractive_answer"]
 
 
-@dataclass(frozen=True)
-class Params:
-    """Tuned on evals/datasets (docs/design.md); change only with `rag eval compare`."""
-
-    w_sentence: float = 0.35
-    w_paragraph: float = 0.15
-    w_lead: float = 0.05
-    margin: float = 0.05          # non-list: a further sentence must score within this of the best
-    max_sentences: int = 2
-    typed: tuple[str, ...] = ("number", "date", "person")  # answer types a sentence is chosen by
-    paragraph_margin: float = 0.1  # non-list: a further sentence of the best one's paragraph within this
-    list_margin: float = 0.1      # list: chunks within this dense distance of the best one
-    list_max_sentences: int = 8
-    type_margin: float = 0.05     # a typed (number/date/person/name) sentence within this of the best
-    min_evidence: float | None = None  # refuse below this probability (None: the fitted model's own)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    chunk: RetrievedChunk
-    start: int      # offsets into the article text
-    end: int
-    text: str
-    paragraph: tuple[str, int]
-    score: float
+def extractive_answer(question: str, chunks: Sequence[RetrievedChunk], result: Extract,
+                      mode: str = "extractive") -> Answer:
+    """The answer `result` makes: its sentences, each cited, or the refusal and its reason."""
+    if result.refused:
+        return refusal(question, chunks, mode, notice=f"Refused: {result.reason}.")
+    citations = [
+        Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
+                 published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
+        for n, s in enumerate(result.sentences, start=1)
+    ]
+    # A "[2]" inside an article's sentence must not pass for a marker: it is written ［2］.
+    text = " ".join(f"{inert_markers(c.quote)} [{c.n}]" for c in citations)
+    # Extractive answers are the articles' own sentences: verified and supported by construction.
+    verification = Verification(quotes_total=len(citations), verified=len(citations), sentences_total=len(citations))
+    return Answer(question=question, answer=text, refused=False, mode=mode, citations=citations,
+                  retrieved=retrieved_of(chunks), verification=verification)
 
 
-@dataclass(frozen=True)
-class Extract:
-    sentences: list[Candidate]
-    refused: bool
-    reason: str = ""
-    wanted: str | None = None            # the answer type the question asks for
-    assessment: Assessment | None = None  # None: refused before any evidence was weighed
+class ExtractiveAnswerer:
+    """The whole answer at once: one `Token` (none for a refusal), then the `Final`."""
 
-    @property
-    def refused_by_evidence(self) -> bool:
-        """Refused by an answer-type check or by the fitted model's probability (below the dated
-        model's threshold), not by the undated hand-set name/coverage rule alone: what keeps a
-        question from the LLM (the LLM path has its own names check, relevance.py)."""
-        return self.refused and (self.assessment is None or self.assessment.probability < DATED[2])
-
-
-_LIST_Q = re.compile(
-    r"^\s*(what|which)\b.*\b(offer\w*|propos\w*|discuss\w*|mention\w*|nam(e|ed)|list\w*|suggest\w*|"
-    r"areas|kinds|types|products|goods|things|ways|sectors|fields|measures|steps|topics)\b", re.I)
-
-ArticleChunks = Callable[[str], list[RetrievedChunk]]
-
-
-def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params(),
-            article_chunks: ArticleChunks | None = None, as_of: str | None = None) -> Extract:
-    """`article_chunks(article_id)` gives all of an article's chunks, for list questions; `as_of`
-    the day the question was asked, when known (see evidence.assess)."""
-    q_terms = content_terms(question)
-    if not q_terms:
-        return Extract([], True, "the question has nothing to look up", answer_type(question))
-    if not chunks:
-        return Extract([], True, "nothing was retrieved", answer_type(question))
-    weights = _rarity(q_terms, [content_terms(c.text) for c in chunks])
-    total = sum(weights.values())
-    wanted = answer_type(question)
-    # A number or date must come from an article that names what the question names (measured:
-    # applied to every question it refused answerable paraphrases that say "Minsk" for Belarus).
-    pool = _naming_articles(question, chunks) if wanted in ("number", "date") else chunks
-    ranked = _candidates(pool, q_terms, weights, total, params)
-    if not ranked:
-        return Extract([], True, "nothing retrieved has a sentence to quote", wanted)
-    if wanted in params.typed:
-        asked = {w.lower() for w in words(question)}
-        typed = [c for c in ranked if has_type(c.text, wanted, asked)]
-        # The typed sentence must also be about the question, not any sentence with a digit.
-        if typed and typed[0].score >= ranked[0].score - params.type_margin:
-            ranked = typed
-        elif wanted in ("number", "date"):  # classic answer-type checking, kept from the hand-set rules
-            return Extract([], True, f"no {wanted} in the sources", wanted)
-    best = ranked[0]
-    assessment = assess(question, chunks, best.chunk.article_id, best.text, wanted, as_of)
-    if not assessment.answers(params.min_evidence):
-        return Extract([], True, assessment.reason(wanted), wanted, assessment)
-
-    top_dense = max(_dense(c) for c in chunks)
-    chosen = [best]
-    used = {best.paragraph}
-    is_list = bool(_LIST_Q.search(question)) and wanted not in ("number", "date")
-    limit = params.list_max_sentences if is_list else params.max_sentences
-    for cand in ranked[1:]:
-        if len(chosen) >= limit:
-            break
-        close = (_dense(cand.chunk) >= top_dense - params.list_margin if is_list
-                 else cand.score >= best.score - params.margin)
-        if close and cand.paragraph not in used and cand.chunk.article_id == best.chunk.article_id:
-            chosen.append(cand)
-            used.add(cand.paragraph)
-    if not is_list:  # room left: the rest of the best paragraph (news is often one paragraph)
-        rest = [c for c in ranked[1:] if c.paragraph == best.paragraph
-                and c.score >= best.score - params.paragraph_margin]
-        chosen += rest[:max(0, limit - len(chosen))]
-    if is_list and len(chosen) > 1 and article_chunks is not None:
-        chosen = _fill_list(chosen, article_chunks(best.chunk.article_id), limit)
-    chosen.sort(key=lambda c: c.start)
-    return Extract(chosen, False, "", wanted, assessment)
-
-
-def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: int) -> list[Candidate]:
-    """News writes a list as a run of paragraphs, each opened by a reporter's sentence naming
-    one item. The paragraphs between two chosen ones belong to the same run, even when their
-    words look nothing like the question's ("the supply of passenger vehicles"), so their lead
-    sentences join the answer, nearest to the chosen ones first."""
-    first, last = min(c.start for c in chosen), max(c.start for c in chosen)
-    used = {c.paragraph for c in chosen}
-    leads: dict[tuple[str, int], Candidate] = {}
-    for chunk in article:
-        for sentence in _sentences(chunk):
-            key = (chunk.article_id, chunk.start + sentence.paragraph_start)
-            if sentence.lead and key not in used and key not in leads and first < chunk.start + sentence.start < last:
-                leads[key] = Candidate(chunk, chunk.start + sentence.start, chunk.start + sentence.end,
-                                       sentence.text, key, 0.0)
-    room = max(0, limit - len(chosen))
-    return chosen + sorted(leads.values(), key=lambda c: c.start)[:room]
-
-
-def _candidates(chunks: list[RetrievedChunk], q_terms: set[str], weights: dict[str, float], total: float,
-                params: Params) -> list[Candidate]:
-    found: dict[tuple[str, int, int], Candidate] = {}
-    for chunk in chunks:
-        paragraph_coverage: dict[int, float] = {}
-        for s in _sentences(chunk):
-            if s.paragraph_start not in paragraph_coverage:
-                paragraph = chunk.text[s.paragraph_start:s.paragraph_end]
-                paragraph_coverage[s.paragraph_start] = _coverage(
-                    q_terms & content_terms(paragraph), weights, total)
-            score = (
-                _dense(chunk)
-                + params.w_sentence * _coverage(q_terms & content_terms(s.text), weights, total)
-                + params.w_paragraph * paragraph_coverage[s.paragraph_start]
-                + params.w_lead * s.lead
-            )
-            key = (chunk.article_id, chunk.start + s.start, chunk.start + s.end)
-            if key not in found or found[key].score < score:
-                found[key] = Candidate(chunk, key[1], key[2], s.text,
-                                       (chunk.article_id, chunk.start + s.paragraph_start), score)
-    return sorted(found.values(), key=lambda c: (-c.score, c.start))
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    start: int  # offsets into the chunk text
-    end: int
-    paragraph_start: int
-    paragraph_end: int
-    text: str
-    lead: bool  # opens its paragraph and is the reporter's, not a quote
-
-
-def _sentences(chunk: RetrievedChunk) -> Iterator[_Sentence]:
-    yield from _split(chunk.chunk_id, chunk.text, chunk.starts_paragraph)
-
-
-@lru_cache(maxsize=8192)
-def _split(chunk_id: str, text: str, starts_paragraph: bool) -> tuple[_Sentence, ...]:
-    """Sentence splitting is the costliest step of an answer and a chunk never changes (its id
-    holds its content hash), so each chunk is split once per process."""
-    found = []
-    for ps, pe in split_paragraphs(text):
-        # A chunk may begin mid-paragraph (overlap); its first sentence then opens nothing.
-        opens_paragraph = ps > 0 or starts_paragraph
-        for k, (ss, se) in enumerate(split_sentences(text[ps:pe], offset=ps)):
-            sentence = text[ss:se]
-            lead = k == 0 and opens_paragraph and sentence[:1] not in _QUOTE_OPENERS
-            found.append(_Sentence(ss, se, ps, pe, sentence, lead))
-    return tuple(found)
-
-
-def _naming_articles(question: str, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
-    """Only the articles whose retrieved text names everything the question names, when any does:
-    "How many buses will Astrakhan buy?" must not be answered with a figure from an article about
-    Almaty's buses retrieved for "buses" (lexical search makes such neighbours common)."""
-    names = named_terms(question)
-    if not names:
-        return chunks
-    terms: dict[str, set[str]] = {}
-    for c in chunks:
-        terms.setdefault(c.article_id, set()).update(content_terms(c.text))
-    naming = {a for a, t in terms.items() if names <= t}
-    return [c for c in chunks if c.article_id in naming] if naming else chunks
-
-
-def _dense(chunk: RetrievedChunk) -> float:
-    """The chunk's cosine to the question, whatever order retrieval put it in."""
-    return chunk.dense_score if chunk.dense_score is not None else chunk.score
-
-
-def _rarity(q_terms: set[str], chunk_terms: list[set[str]]) -> dict[str, float]:
-    n = len(chunk_terms)
-    return {t: math.log(1 + (n + 1) / (sum(t in ct for ct in chunk_terms) + 0.5)) for t in q_terms}
-
-
-def _coverage(found: set[str], weights: dict[str, float], total: float) -> float:
-    return sum(weights[t] for t in found) / total if total else 0.0
+    def stream(self, ctx: AnswerContext) -> Iterator[Token | Final]:
+        answer = extractive_answer(ctx.question, ctx.chunks, ctx.found)
+        if not answer.refused:
+            yield Token(text=answer.answer)
+        yield Final(answer=answer)

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag import tuning
 from rag.answering.claims import names_covered, numbers
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
@@ -41,8 +42,8 @@ _DATE_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class RelevanceParams:
-    max_missing_names: float = 0.5  # rarity-weighted share of the question carried by names they lack
-    min_dense: float = 0.45  # cosine of the cited articles' best retrieved chunk to the question
+    max_missing_names: float = tuning.MAX_MISSING_NAMES  # share of the question's weight on names they lack
+    min_dense: float = tuning.MIN_CITED_DENSE  # cosine of the cited articles' best retrieved chunk to the question
 
 
 def unanswered(question: str, cited: Sequence[str], articles: Sequence[str], article_ids: Iterable[str],

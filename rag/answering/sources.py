@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.answering.extractive import Extract
+from rag.sentences import split_sentences
 from rag.types import RetrievedChunk
 
 
@@ -40,19 +40,6 @@ def confident(chunks: Sequence[RetrievedChunk], margin: float, max_articles: int
         if c.article_id not in kept and c.score >= top - margin and len(kept) < max_articles:
             kept.append(c.article_id)
     return [c for c in chunks if c.article_id in kept]
-
-
-def focus(chunks: Sequence[RetrievedChunk], found: Extract, margin: float, max_articles: int) -> list[RetrievedChunk]:
-    """The chunks of the articles the extractive answer quotes (at most `max_articles`; 0: no
-    limit), else those retrieval is sure of (`confident`). One article for a question about one
-    story: the shortest prompt, and the same prefix for every question about that story, so a
-    server's prompt cache skips its prefill."""
-    quoted = list(dict.fromkeys(c.chunk.article_id for c in found.sentences))
-    if max_articles:
-        quoted = quoted[:max_articles]
-    if found.refused or not quoted:
-        return confident(chunks, margin, max_articles)
-    return [c for c in chunks if c.article_id in quoted]
 
 
 def build_sources(
@@ -110,3 +97,28 @@ def _slice(text: str | None, members: list[RetrievedChunk], start: int, end: int
         if c.end > at:
             out += " " * max(0, c.start - at) + c.text[max(0, at - c.start):]
     return out
+
+
+@dataclass(frozen=True)
+class Numbered:
+    """A sentence of a source as sentences mode numbers it ([S3]), with its offsets in the article."""
+
+    n: int
+    source: Source
+    start: int  # offsets into the article text
+    end: int
+    text: str
+
+
+def number_sentences(sources: Sequence[Source], texts: dict[str, str]) -> list[Numbered]:
+    found: list[Numbered] = []
+    for source in sources:
+        text = texts.get(source.article_id)
+        if text is None:  # only the chunks are known: their span, rebuilt by build_sources
+            spans = [(source.start + s, source.start + e) for s, e in split_sentences(source.text)]
+            body = " " * source.start + source.text
+        else:
+            spans, body = split_sentences(text[source.start:source.end], offset=source.start), text
+        for s, e in spans:
+            found.append(Numbered(len(found) + 1, source, s, e, body[s:e]))
+    return found

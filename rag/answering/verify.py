@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+from rag import tuning
 from rag.answering.claims import ClaimParams, Embed, best_match
 from rag.answering.reply import DraftQuote
 from rag.answering.sources import Source
@@ -29,10 +30,13 @@ from rag.sentences import split_sentences
 from rag.terms import stem, words
 
 Kind = Literal["verbatim", "reattributed", "repaired"]
-MIN_WORDS = 3  # shorter quotes match almost anywhere and prove nothing
-MIN_RUN = 4  # words in a row that count as copied from one place
-MIN_COPIED = 0.5  # share of a quote's words in such runs that makes it a copy, not a paraphrase
-ELLIPSIS_SPREAD = 600  # characters an ellipsis may skip over
+# Thresholds (hand-set, rag/tuning.py): shorter quotes than MIN_WORDS match almost anywhere and
+# prove nothing; MIN_RUN words in a row count as copied from one place; MIN_COPIED of a quote's
+# words in such runs makes it a copy, not a paraphrase; an ellipsis may skip ELLIPSIS_SPREAD characters.
+MIN_WORDS = tuning.MIN_WORDS
+MIN_RUN = tuning.MIN_RUN
+MIN_COPIED = tuning.MIN_COPIED
+ELLIPSIS_SPREAD = tuning.ELLIPSIS_SPREAD
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\.\.\.|…)\s*")
 
 

@@ -1,10 +1,10 @@
-"""Reading the model's reply (rag.answering.reply) and mapping its [n] markers (rag.answering.llm)."""
+"""Reading the model's reply (rag.answering.reply) and mapping its [n] markers (rag.answering.quotes)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.answering.llm import MarkerMapper, map_markers
+from rag.answering.quotes import MarkerMapper, map_markers
 from rag.answering.reply import DraftQuote, ReplySplitter, parse_quotes, parse_reply
 
 Q1 = "Belarus is ready to offer a wide range of such equipment."

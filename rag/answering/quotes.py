@@ -1,4 +1,5 @@
-"""LLM answers: numbered sources in, verified citations out, answer text streamed in between.
+"""LLM answers that copy their quotes (RAG_LLM_CITATIONS=quotes): numbered sources in, verified
+citations out, answer text streamed in between.
 
 The model writes its quotes first. When its ANSWER header arrives the quotes are verified
 (verify.py) and numbered as the user will see them; only then does answer text flow, with the
@@ -13,53 +14,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from rag.answering.build import refusal, retrieved_of
-from rag.answering.claims import CachedEmbed, ClaimParams, Embed, negations, supported
-from rag.answering.extractive import Extract
-from rag.answering.prompts import REFUSAL, answer_messages
+from rag.answering.claims import CachedEmbed, ClaimParams, negations, supported
+from rag.answering.context import AnswerContext
+from rag.answering.flow import LLMAnswerer, fallback
+from rag.answering.prompts import answer_messages
+from rag.answering.refusals import is_refusal
 from rag.answering.relevance import unanswered
 from rag.answering.reply import ReplySplitter, parse_quotes, parse_reply
 from rag.answering.sources import Source
 from rag.answering.verify import Checked, QuoteVerifier
-from rag.citations import normalise
-from rag.llm_client import Deadline, LLMClient, LLMUnavailable
+from rag.llm_client import LLMUnavailable
 from rag.sentences import split_sentences
 from rag.terms import content_terms
-from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Usage, Verification
+from rag.types import Answer, Citation, Final, Token, Usage, Verification
 
 _MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _OPEN_MARKER = re.compile(r"\[[^\]\n]{0,24}$")
-_REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
-
-
-@dataclass(frozen=True)
-class LLMContext:
-    """What the answerer needs from the pipeline, as plain callables."""
-
-    client: LLMClient
-    embed: Embed | None
-    chunk_id_at: Callable[[str, int, int], str]  # (article_id, start, end) -> chunk id
-    fallback: Callable[[str], Answer]  # notice -> the extractive answer, mode extractive-fallback
-    claims: ClaimParams = ClaimParams()
-    answer_tokens: int | None = None  # the reply's cap in sentences mode
-    extract: Callable[[str], Extract] | None = None  # the extractive answerer on the same chunks
-    as_of: str | None = None  # the day the question is asked, for the prompt
-
-
-# One answerer interface: (question, chunks, sources, article texts, context, deadline) -> events.
-Answerer = Callable[[str, Sequence[RetrievedChunk], Sequence[Source], dict[str, str], LLMContext, Deadline],
-                    Iterator[Token | Final]]
-
-
-def answerer_for(citations: str) -> Answerer:
-    """sentences: the model cites numbered sentences (numbered.py); quotes: it copies them (here)."""
-    if citations == "sentences":
-        from rag.answering.numbered import answer_with_sentences
-
-        return answer_with_sentences
-    return answer_with_llm
 
 
 class MarkerMapper:
@@ -93,23 +65,24 @@ def map_markers(text: str, mapping: dict[int, list[int]]) -> str:
     return mapper.feed(text) + mapper.flush()
 
 
-def answer_with_llm(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
-                    texts: dict[str, str], ctx: LLMContext, deadline: Deadline) -> Iterator[Token | Final]:
-    """Quotes mode: the model copies its quotes, then answers (RAG_LLM_CITATIONS=quotes)."""
-    usage: list[Usage] = []
-    for event in _answer_with_quotes(question, chunks, sources, texts, ctx, deadline, usage):
-        if isinstance(event, Final) and usage:
-            event = Final(answer=event.answer.model_copy(update={"usage": usage[-1]}))
-        yield event
+class QuotesAnswerer(LLMAnswerer):
+    """The model copies its quotes, then answers; the quotes are verified before any text shows."""
+
+    def reply(self, ctx: AnswerContext, sources: Sequence[Source]) -> Iterator[Token | Final]:
+        usage: list[Usage] = []
+        for event in _answer_with_quotes(ctx, sources, usage):
+            if isinstance(event, Final) and usage:
+                event = Final(answer=event.answer.model_copy(update={"usage": usage[-1]}))
+            yield event
 
 
-def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],
-                        texts: dict[str, str], ctx: LLMContext, deadline: Deadline,
-                        usage: list[Usage]) -> Iterator[Token | Final]:
+def _answer_with_quotes(ctx: AnswerContext, sources: Sequence[Source], usage: list[Usage]) -> Iterator[Token | Final]:
+    question, chunks, texts = ctx.question, ctx.chunks, ctx.articles.texts
+    claims = ClaimParams()
     if not sources:
         yield Final(answer=refusal(question, chunks, "llm"))
         return
-    verifier = QuoteVerifier(sources, texts, ctx.embed, ctx.claims)
+    verifier = QuoteVerifier(sources, texts, ctx.embed, claims)
     splitter = ReplySplitter()
     mapper: MarkerMapper | None = None
     checked_at_header = False
@@ -121,7 +94,8 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
         splitter.reset()
 
     try:
-        for piece in ctx.client.stream(answer_messages(question, sources, ctx.as_of), deadline, on_retry,
+        messages = answer_messages(question, sources, ctx.when.prompt_day)
+        for piece in ctx.client.stream(messages, ctx.time_left(), on_retry,
                                        on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
             fresh = splitter.feed(piece)
             if splitter.answer_start is not None and not checked_at_header:
@@ -136,7 +110,7 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
                     streamed = True
                     yield Token(text=out)
     except LLMUnavailable as exc:
-        yield Final(answer=ctx.fallback(f"The LLM was not used ({exc}); these are the articles' own sentences."))
+        yield Final(answer=fallback(ctx, f"The LLM was not used ({exc}); these are the articles' own sentences."))
         return
     if mapper:
         tail = mapper.flush()
@@ -147,9 +121,9 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
     checked = [verifier.check(q) for q in reply.quotes]
     citations, mapping = _number(checked, sources, texts, ctx.chunk_id_at, by_source=reply.markers == "sources")
     text = _tidy(map_markers(reply.answer, mapping))
-    verification, unsupported = _check_sentences(question, text, citations, checked, ctx)
+    verification, unsupported = _check_sentences(question, text, citations, checked, ctx, claims)
     claims_hold = verification.sentences_total == 0 or verification.unsupported_sentences < verification.sentences_total
-    refused_only = _is_refusal(reply.answer) and verification.sentences_total == 0  # quotes, then "do not say"
+    refused_only = is_refusal(reply.answer) and verification.sentences_total == 0  # quotes, then "do not say"
     if citations and claims_hold and not refused_only:  # ("Machinery [1]." makes no claim of its own; its quote does)
         cited = {c.article_id for c in citations}
         why_not = unanswered(question, [c.quote for c in citations],
@@ -162,17 +136,17 @@ def _answer_with_quotes(question: str, chunks: Sequence[RetrievedChunk], sources
         yield Final(answer=Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
                                   retrieved=retrieved_of(chunks), verification=verification, unsupported=unsupported))
         return
-    if _is_refusal(reply.answer) or (not reply.quotes and negations(reply.answer)):  # refused, or hedged
+    if is_refusal(reply.answer) or (not reply.quotes and negations(reply.answer)):  # refused, or hedged
         yield Final(answer=refusal(question, chunks, "llm", verification))
         return
     dropped = verification.dropped
     why = f"{dropped} of its {verification.quotes_total} quotes were not in the articles" if dropped else \
         "its sentences were not supported by its quotes"
-    fallback = ctx.fallback(f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
-    if fallback.refused:
+    instead = fallback(ctx, f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
+    if instead.refused:
         yield Final(answer=refusal(question, chunks, "llm", verification))
     else:
-        yield Final(answer=fallback)
+        yield Final(answer=instead)
 
 
 def _number(checked: Sequence[Checked], sources: Sequence[Source], texts: dict[str, str],
@@ -203,7 +177,7 @@ def _number(checked: Sequence[Checked], sources: Sequence[Source], texts: dict[s
 
 
 def _check_sentences(question: str, text: str, citations: Sequence[Citation], checked: Sequence[Checked],
-                     ctx: LLMContext) -> tuple[Verification, list[str]]:
+                     ctx: AnswerContext, claims_params: ClaimParams) -> tuple[Verification, list[str]]:
     kinds = [s.kind for c in checked for s in c.spans[:1]]
     counts = {k: kinds.count(k) for k in ("verbatim", "reattributed", "repaired")}
     quotes = {c.n: c.quote for c in citations}
@@ -219,17 +193,13 @@ def _check_sentences(question: str, text: str, citations: Sequence[Citation], ch
     embed = CachedEmbed(ctx.embed) if ctx.embed else None
     if embed:  # one model call for every sentence and quote of the answer
         embed.prefetch([plain for plain, _ in claims] + list(quotes.values()))
-    unsupported = [plain for plain, cited in claims if not supported(plain, cited, embed, ctx.claims, question)]
+    unsupported = [plain for plain, cited in claims if not supported(plain, cited, embed, claims_params, question)]
     total = len(claims)
     verification = Verification(
         quotes_total=len(checked), verified=counts["verbatim"], reattributed=counts["reattributed"],
         repaired=counts["repaired"], dropped=sum(1 for c in checked if not c.spans),
         sentences_total=total, unsupported_sentences=len(unsupported))
     return verification, unsupported
-
-
-def _is_refusal(answer: str) -> bool:
-    return not answer.strip() or _REFUSAL_FOLDED in normalise(answer).text
 
 
 def _tidy(text: str) -> str:

@@ -19,16 +19,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from rag import tuning
 from rag.answering.build import refusal, retrieved_of
-from rag.answering.claims import CachedEmbed, supported
-from rag.answering.prompts import REFUSAL, sentence_messages
+from rag.answering.claims import CachedEmbed, ClaimParams, supported
+from rag.answering.context import AnswerContext
+from rag.answering.flow import LLMAnswerer, fallback
+from rag.answering.prompts import sentence_messages
+from rag.answering.refusals import says_refusal
 from rag.answering.relevance import unanswered
-from rag.answering.sources import Source
-from rag.citations import normalise
-from rag.llm_client import Deadline, LLMUnavailable
-from rag.sentences import split_sentences
+from rag.answering.sources import Numbered, Source, number_sentences
+from rag.llm_client import LLMUnavailable
 from rag.terms import content_terms
 from rag.types import Answer, Citation, Final, RetrievedChunk, Token, Usage, Verification
+
+__all__ = ["Numbered", "SentencesAnswerer", "cut_reply", "number_sentences"]
 
 # [S3], [S3, S5], [S3][S5], (S3), [3]: the numbers of the sentences an answer sentence rests on
 _MARKER = re.compile(r"[\[(]\s*(S?\s*\d+(?:\s*(?:[,;]|and)\s*S?\s*\d+)*)\s*[\])]", re.I)
@@ -38,30 +42,12 @@ _BARE = re.compile(r"\bS(\d+)\b")
 _END = re.compile(r"[.!?][\"”’)]*(?:[ \t]*\[[^\]\n]*\])*[ \t]*(?:\n+|[ \t]+(?=\S)|$)|\n+")
 _LABEL = re.compile(r"^\W*\w+(?:\s+\w+)?\s*:$")  # "ANSWER:", "Sources:": a header, not a claim
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")  # a list line's bullet or number
-_REFUSAL_FOLDED = normalise(REFUSAL).text.rstrip(".")
-
-
-@dataclass(frozen=True)
-class Numbered:
-    n: int
-    source: Source
-    start: int  # offsets into the article text
-    end: int
-    text: str
-
-
-def number_sentences(sources: Sequence[Source], texts: dict[str, str]) -> list[Numbered]:
-    found: list[Numbered] = []
-    for source in sources:
-        text = texts.get(source.article_id)
-        if text is None:  # only the chunks are known: their span, rebuilt by sources.py
-            spans = [(source.start + s, source.start + e) for s, e in split_sentences(source.text)]
-            body = " " * source.start + source.text
-        else:
-            spans, body = split_sentences(text[source.start:source.end], offset=source.start), text
-        for s, e in spans:
-            found.append(Numbered(len(found) + 1, source, s, e, body[s:e]))
-    return found
+# Hand-set (rag/tuning.py): an unmarked claim is attributed to at most ATTRIBUTE_MAX sentences,
+# each sharing ATTRIBUTE_MIN_SHARED content terms with it; HINT_MIN extractive sentences make a
+# list question's hint.
+ATTRIBUTE_MAX = tuning.ATTRIBUTE_MAX
+ATTRIBUTE_MIN_SHARED = tuning.ATTRIBUTE_MIN_SHARED
+HINT_MIN = tuning.HINT_MIN
 
 
 def cut_reply(text: str, final: bool) -> tuple[list[str], str]:
@@ -96,7 +82,7 @@ class _Answer:
     question: str
     chunks: Sequence[RetrievedChunk]
     numbered: dict[int, Numbered]
-    ctx: object
+    ctx: AnswerContext
     embed: CachedEmbed | None
     accepted: list[_Said] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
@@ -108,6 +94,8 @@ class _Answer:
     order: dict[int, int] = field(default_factory=dict)  # sentence number -> citation number
     shown: int = 0  # accepted sentences already streamed
     terms_of: dict[int, set[str]] = field(default_factory=dict)  # content terms of numbered sentences
+
+    claims: ClaimParams = field(default_factory=ClaimParams)
 
     @cached_property
     def asked(self) -> set[str]:
@@ -130,7 +118,7 @@ class _Answer:
         said = self.read(sentence)
         self.invalid += said.invalid
         self.cited_any.update(said.cited)
-        if _REFUSAL_FOLDED in normalise(said.plain).text:
+        if says_refusal(said.plain):
             self.refused = True
             return
         if not said.cited and (not said.plain or not said.claim or _LABEL.match(said.plain)):
@@ -171,14 +159,13 @@ class _Answer:
             self.unsupported.append(said.plain)
             return
         quotes = [self.numbered[n].text for n in cited]
-        ctx = self.ctx
-        if said.claim and not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]
+        if said.claim and not supported(said.plain, quotes, self.embed, self.claims, self.question):
             # A small model often cites the sentence next to the one it used: the claim is
             # re-attributed to the sentences that say it, under the same support check.
             found = self.attribute(said.plain)
             quotes = [self.numbered[n].text for n in found]
             if not found or found == cited or \
-                    not supported(said.plain, quotes, self.embed, ctx.claims, self.question):  # type: ignore[attr-defined]
+                    not supported(said.plain, quotes, self.embed, self.claims, self.question):
                 self.unsupported.append(said.plain)
                 return
             cited = found
@@ -216,59 +203,58 @@ class _Answer:
         return self.text(start)
 
 
-def answer_with_sentences(question: str, chunks: Sequence[RetrievedChunk], sources: Sequence[Source],  # type: ignore[no-untyped-def]
-                          texts: dict[str, str], ctx, deadline: Deadline) -> Iterator[Token | Final]:
-    if not sources:
-        yield Final(answer=refusal(question, chunks, "llm"))
-        return
-    numbered = {s.n: s for s in number_sentences(sources, texts)}
-    embed = CachedEmbed(ctx.embed) if ctx.embed else None
-    state = _Answer(question, chunks, numbered, ctx, embed)
-    usage: list[Usage] = []
-    buffer = ""
+class SentencesAnswerer(LLMAnswerer):
+    """The model cites numbered sentences of the articles the extractive answer draws on."""
 
-    def on_retry() -> None:
-        nonlocal buffer, state
-        if state.shown:
-            raise LLMUnavailable("the LLM's reply broke off mid-answer")
-        buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
+    focused = True
 
-    messages = sentence_messages(question, sources, list(numbered.values()), _hints(question, numbered, ctx),
-                                 ctx.as_of)
-    try:
-        for piece in ctx.client.stream(messages, deadline, on_retry, max_tokens=ctx.answer_tokens,
-                                       on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p, completion_tokens=c))):
-            buffer += piece
-            done, buffer = cut_reply(buffer, final=False)
-            for sentence in done:
-                state.take(sentence)
-            out = state.stream()
-            if out:
-                yield Token(text=out)
-    except LLMUnavailable as exc:
-        fallback = ctx.fallback(f"The LLM was not used ({exc}); these are the articles' own sentences.")
-        yield Final(answer=fallback.model_copy(update={"usage": usage[-1] if usage else None}))
-        return
-    done, _ = cut_reply(buffer, final=True)
-    for sentence in done:
-        state.take(sentence)
-    tail = state.stream()
-    if tail:
-        yield Token(text=tail)
-    yield Final(answer=_final(question, chunks, state, usage[-1] if usage else None, ctx))
+    def reply(self, ctx: AnswerContext, sources: Sequence[Source]) -> Iterator[Token | Final]:
+        question, chunks = ctx.question, ctx.chunks
+        if not sources:
+            yield Final(answer=refusal(question, chunks, "llm"))
+            return
+        numbered = {s.n: s for s in number_sentences(sources, ctx.articles.texts)}
+        embed = CachedEmbed(ctx.embed) if ctx.embed else None
+        state = _Answer(question, chunks, numbered, ctx, embed)
+        usage: list[Usage] = []
+        buffer = ""
+
+        def on_retry() -> None:
+            nonlocal buffer, state
+            if state.shown:
+                raise LLMUnavailable("the LLM's reply broke off mid-answer")
+            buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
+
+        messages = sentence_messages(question, sources, list(numbered.values()), _hints(numbered, ctx),
+                                     ctx.when.prompt_day)
+        try:
+            for piece in ctx.client.stream(messages, ctx.time_left(), on_retry,
+                                           max_tokens=ctx.settings.llm_answer_tokens,
+                                           on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p,
+                                                                                    completion_tokens=c))):
+                buffer += piece
+                done, buffer = cut_reply(buffer, final=False)
+                for sentence in done:
+                    state.take(sentence)
+                out = state.stream()
+                if out:
+                    yield Token(text=out)
+        except LLMUnavailable as exc:
+            answer = fallback(ctx, f"The LLM was not used ({exc}); these are the articles' own sentences.")
+            yield Final(answer=answer.model_copy(update={"usage": usage[-1] if usage else None}))
+            return
+        done, _ = cut_reply(buffer, final=True)
+        for sentence in done:
+            state.take(sentence)
+        tail = state.stream()
+        if tail:
+            yield Token(text=tail)
+        yield Final(answer=_final(question, chunks, state, usage[-1] if usage else None, ctx))
 
 
-ATTRIBUTE_MAX = 3  # sentences an unmarked claim may be attributed to
-ATTRIBUTE_MIN_SHARED = 2  # content terms such a sentence must share with the claim
-
-HINT_MIN = 3  # extractive sentences that make a hint: a list question's items
-
-
-def _hints(question: str, numbered: dict[int, Numbered], ctx) -> list[int]:  # type: ignore[no-untyped-def]
+def _hints(numbered: dict[int, Numbered], ctx: AnswerContext) -> list[int]:
     """The numbers of the sentences the extractive answerer would quote, when it quotes a list."""
-    if ctx.extract is None:
-        return []
-    found = ctx.extract(question)
+    found = ctx.found
     if found.refused or len(found.sentences) < HINT_MIN:
         return []
     return [x.n for x in numbered.values()
@@ -276,7 +262,8 @@ def _hints(question: str, numbered: dict[int, Numbered], ctx) -> list[int]:  # t
                    for c in found.sentences)]
 
 
-def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usage: Usage | None, ctx) -> Answer:  # type: ignore[no-untyped-def]
+def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usage: Usage | None,
+           ctx: AnswerContext) -> Answer:
     claims = [s for s in state.accepted if s.claim]
     verification = Verification(
         quotes_total=len(state.cited_any) + state.invalid, verified=len(state.order), dropped=state.invalid,
@@ -304,7 +291,7 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
         return refusal(question, chunks, "llm", verification, usage=usage)
     why = "its sentences were not supported by the sentences they cite" if state.unsupported else \
         "it cited no sentence"
-    fallback = ctx.fallback(f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
-    if fallback.refused:
+    instead = fallback(ctx, f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
+    if instead.refused:
         return refusal(question, chunks, "llm", verification, usage=usage)
-    return fallback.model_copy(update={"usage": usage})
+    return instead.model_copy(update={"usage": usage})

@@ -1,0 +1,85 @@
+"""How an answer is produced, for every answerer: the LLM answerers' common path (the evidence
+gate, the focus on the sources worth sending, the extractive fallback) and `finish`, the one
+step every answer passes before it is final.
+
+An LLM answer: (1) the extractive evidence model decides whether what was retrieved can answer
+the question; if not, its refusal is the answer and the model is not asked
+(RAG_LLM_EVIDENCE_GATE); (2) the sources are built from the articles worth reading (sentences
+mode: those the extractive answer quotes, `focus`); (3) the answerer's own `reply` asks the
+model and checks what it says; (4) when the model cannot be used or verified, the extractive
+answer is shown instead (`fallback`, mode "extractive-fallback").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from rag.answering.context import AnswerContext, Answerer
+from rag.answering.extractive import extractive_answer
+from rag.answering.selection import Extract
+from rag.answering.sources import Source, build_sources, confident
+from rag.types import Answer, Final, RetrievedChunk, Token
+
+
+def answer_events(answerer: Answerer, ctx: AnswerContext) -> Iterator[Token | Final]:
+    """The answerer's events, its `Final` passed through `finish`."""
+    for event in answerer.stream(ctx):
+        yield Final(answer=finish(event.answer, ctx)) if isinstance(event, Final) else event
+
+
+def finish(answer: Answer, ctx: AnswerContext) -> Answer:
+    """The one place an answer is finalised, whichever answerer wrote it (a seam: answer-level
+    checks and a confidence belong here). Today it changes nothing."""
+    return answer
+
+
+def gate(ctx: AnswerContext) -> Answer | None:
+    """The evidence model's refusal when it refuses (and the gate is on), else None: the model is
+    not asked, since a small model answers a neighbouring story from near-miss articles, with
+    quotes that verify."""
+    if ctx.settings.llm_evidence_gate and ctx.found.refused_by_evidence:
+        return extractive_answer(ctx.question, ctx.chunks, ctx.found, "llm")
+    return None
+
+
+def focus(chunks: Sequence[RetrievedChunk], found: Extract, margin: float, max_articles: int) -> list[RetrievedChunk]:
+    """The chunks of the articles the extractive answer quotes (at most `max_articles`; 0: no
+    limit), else those retrieval is sure of (`confident`). One article for a question about one
+    story: the shortest prompt, and the same prefix for every question about that story, so a
+    server's prompt cache skips its prefill."""
+    quoted = list(dict.fromkeys(c.chunk.article_id for c in found.sentences))
+    if max_articles:
+        quoted = quoted[:max_articles]
+    if found.refused or not quoted:
+        return confident(chunks, margin, max_articles)
+    return [c for c in chunks if c.article_id in quoted]
+
+
+def sources(ctx: AnswerContext, focused: bool) -> list[Source]:
+    """The numbered sources the model reads: of the focused chunks, or of all retrieved ones."""
+    s = ctx.settings
+    shown = focus(ctx.chunks, ctx.found, s.llm_source_margin, s.llm_source_articles) if focused else ctx.chunks
+    return build_sources(shown, ctx.articles.text, ctx.count_tokens, s.llm_context_tokens,
+                         s.llm_whole_article_tokens)
+
+
+def fallback(ctx: AnswerContext, notice: str) -> Answer:
+    """The extractive answer in the LLM's place (mode extractive-fallback), saying why."""
+    return extractive_answer(ctx.question, ctx.chunks, ctx.found, "extractive-fallback").model_copy(
+        update={"notice": notice})
+
+
+class LLMAnswerer:
+    """An LLM answerer's frame: gate, then sources, then the subclass's `reply`."""
+
+    focused = False  # send only the articles the extractive answer quotes (sentences mode)
+
+    def stream(self, ctx: AnswerContext) -> Iterator[Token | Final]:
+        refused = gate(ctx)
+        if refused is not None:
+            yield Final(answer=refused)
+            return
+        yield from self.reply(ctx, sources(ctx, self.focused))
+
+    def reply(self, ctx: AnswerContext, sources: Sequence[Source]) -> Iterator[Token | Final]:
+        raise NotImplementedError
