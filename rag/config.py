@@ -6,6 +6,7 @@ else gets it passed in. Choices are `Literal` types, so a typo fails here, namin
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -124,3 +125,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once: for code uvicorn builds per connection (rag_api.server)."""
     return Settings()
+
+
+def tiktoken_cache_dir() -> Path:
+    """Where tiktoken's BPE files are placed: TIKTOKEN_CACHE_DIR (tiktoken's own variable), else
+    $XDG_CACHE_HOME/rag-news/tiktoken (default ~/.cache)."""
+    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag-news" / "tiktoken"

@@ -40,7 +40,7 @@ _MAX_SEEN = 5000  # entries remembered per feed; feeds list far fewer at a time
 Outcome = Literal["new", "updated", "unchanged", "failed"]
 
 
-def chroma_client(pipeline: Pipeline):  # type: ignore[no-untyped-def]
+def chroma_client(pipeline: Pipeline) -> Any:
     """The store's Chroma client. The one place feeds reach into the store (re-point it here when
     the store changes shape)."""
     return pipeline.store.client

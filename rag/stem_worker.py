@@ -24,8 +24,9 @@ class StemWorker:
     def __init__(self) -> None:
         self._proc = subprocess.Popen([sys.executable, "-c", "from rag.stem_worker import serve; serve()"],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self._in: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
-        self._out: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
+        assert self._proc.stdin is not None and self._proc.stdout is not None  # both are PIPEs
+        self._in: IO[bytes] = self._proc.stdin
+        self._out: IO[bytes] = self._proc.stdout
 
     def send(self, texts: list[str]) -> None:
         pickle.dump(texts, self._in, protocol=pickle.HIGHEST_PROTOCOL)

@@ -64,7 +64,7 @@ def collection_stem(prefix: str, embedder: str, encoding: str, chunk_tokens: int
     return f"{prefix}-{embedder}-t{chunk_tokens}o{overlap}-{digest}"
 
 
-def open_client(data_dir: Path, chroma_url: str | None):  # type: ignore[no-untyped-def]
+def open_client(data_dir: Path, chroma_url: str | None) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -151,7 +151,7 @@ class ArticleState:
 
 
 class ChunkStore:
-    def __init__(self, client_factory, stem: str, lease_s: float = 60.0,  # type: ignore[no-untyped-def]
+    def __init__(self, client_factory: Callable[[], Any], stem: str, lease_s: float = 60.0,
                  lease_wait_s: float = 120.0) -> None:
         self._client_factory = client_factory
         self.stem = stem
@@ -161,25 +161,25 @@ class ChunkStore:
         self._locks_guard = threading.Lock()
 
     @cached_property
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:
         return self._client_factory()
 
     @cached_property
-    def chunks(self):  # type: ignore[no-untyped-def]
+    def chunks(self) -> Any:
         return self.client.get_or_create_collection(
             f"{self.stem}-chunks", metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
 
     @cached_property
-    def articles(self):  # type: ignore[no-untyped-def]
+    def articles(self) -> Any:
         return self.client.get_or_create_collection(f"{self.stem}-articles", embedding_function=None)
 
     @cached_property
-    def changes(self):  # type: ignore[no-untyped-def]
+    def changes(self) -> Any:
         return self.client.get_or_create_collection(f"{self.stem}-changes", embedding_function=None)
 
     @cached_property
-    def leases(self):  # type: ignore[no-untyped-def]
+    def leases(self) -> Any:
         return self.client.get_or_create_collection(f"{self.stem}-leases", embedding_function=None)
 
     @cached_property
@@ -355,7 +355,8 @@ class ChunkStore:
         self._upsert(self.changes, ids, [[1.0]] * len(ids), None, [{**r, "op": "write", "record_seq": seq}
                                                                   for r in records], add=True)
 
-    def _upsert(self, collection, ids, embeddings, documents, metadatas, add=False) -> None:  # type: ignore[no-untyped-def]
+    def _upsert(self, collection: Any, ids: list[str], embeddings: Any, documents: list[str] | None,
+                metadatas: list[Any], add: bool = False) -> None:
         for lo in range(0, len(ids), self.batch_size):
             hi = lo + self.batch_size
             write = collection.add if add else collection.upsert

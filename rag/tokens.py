@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.config import tiktoken_cache_dir
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -29,11 +30,8 @@ _EXPECTED_SHA256 = {
 
 
 def cache_dir() -> Path:
-    configured = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rag-news" / "tiktoken"
+    """Where the BPE files go (TIKTOKEN_CACHE_DIR, else the XDG cache; read by rag/config.py)."""
+    return tiktoken_cache_dir()
 
 
 def install_bpe(name: str, directory: Path) -> Path:

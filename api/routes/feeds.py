@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.feeds import FeedNotFound, FeedStore, fetcher_from_settings, run_pass
+from rag.feeds import FeedNotFound, FeedStore, PassReport, fetcher_from_settings, run_pass
 from rag.fetch import FetchError
 from rag_api.deps import PipelineDep, SettingsDep
 
@@ -83,7 +83,7 @@ def remove_feed(url: FeedUrl, pipeline: PipelineDep) -> dict[str, str]:
 async def refresh(pipeline: PipelineDep, settings: SettingsDep, body: RefreshIn | None = None) -> RefreshOut:
     store = FeedStore.for_pipeline(pipeline)
 
-    def one_pass():  # type: ignore[no-untyped-def]
+    def one_pass() -> PassReport:
         with fetcher_from_settings(settings, robots_cache=store) as fetcher:
             return run_pass(pipeline, store, fetcher, max_entries=settings.feed_max_entries,
                             workers=settings.fetch_workers, urls=body.urls if body else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -100,7 +100,7 @@ def is_terminal() -> bool:
 
 def as_of_option(fn: F) -> F:
     """--as-of: when the question is asked; nothing published after it is used."""
-    def check(ctx: click.Context, param: click.Parameter, value: str | None):  # type: ignore[no-untyped-def]
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
         if value is None:
             return None
         from rag.timecues import parse_as_of

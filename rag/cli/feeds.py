@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from rag.cli.common import get_pipeline, say, user_errors
 
+if TYPE_CHECKING:
+    from rag.feeds import FeedResult, FeedStore
+    from rag.pipeline import Pipeline
 
-def _store(pipeline):  # type: ignore[no-untyped-def]
+
+def _store(pipeline: Pipeline) -> FeedStore:
     from rag.feeds import FeedStore
 
     return FeedStore.for_pipeline(pipeline)
@@ -108,7 +113,7 @@ def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
     failed_any = False
     shown: dict[str, int] = {}
 
-    def progress(result) -> None:  # type: ignore[no-untyped-def]
+    def progress(result: FeedResult) -> None:
         if result.status != "failed":  # a failed feed is its error line, printed next
             click.echo(result.line(), err=True)
         for problem in result.problems:
