@@ -6,7 +6,7 @@ both costs milliseconds a question and reads "new", "now" or "may" as dates of i
 (docs/design.md, "Time-aware retrieval", has the measurement). The grammar costs microseconds
 and imports nothing heavy.
 
-A cue is one of three kinds, each with its own fitted prior (benchmarks/fit_recency.py):
+A cue is one of three kinds, each with its own fitted prior (rag/tuning.py, `python -m rag.fit recency`):
 - `recent`: the question asks for what is new as of `as_of` ("latest", "this week", "new", ...);
 - `date`: it names a period ("in March 2023", "on 2 May", "last month", "in 2024");
 - `none`: no cue; "as of now" is still meant, so a weak prior remains.

@@ -49,8 +49,10 @@ CueKind = Literal["recent", "date", "none"]
 # data: ../shared/data/news-dev dataset.jsonl over corpus.jsonl and dataset-refusal.jsonl over corpus-minus.jsonl;
 #   evals/datasets seed, corpus, lexical over seeds + evals/corpus
 # date: 2026-12-01 (commit 0c962a9)
-REFUSAL_DATED = Logistic(-0.951, (4.809, 1.139, 1.007, 0.527, -3.308, 1.079, -0.045, -0.413, -0.885, -1.917), 0.3)
-REFUSAL_UNDATED = Logistic(-3.306, (5.261, 1.423, 2.088, 1.087, -2.484, 0.887, 0.028, -0.194, -0.56, 0.0), 0.0)
+REFUSAL_DATED = Logistic(
+    -0.951, (4.809, 1.139, 1.007, 0.527, -3.308, 1.079, -0.045, -0.413, -0.885, -1.917), 0.3)
+REFUSAL_UNDATED = Logistic(
+    -3.306, (5.261, 1.423, 2.088, 1.087, -2.484, 0.887, 0.028, -0.194, -0.56, 0.0), 0.0)
 # <<< fitted refusal
 
 # Hand-set. Without a date the rule of before refuses (the synthetic sets' unanswerable questions

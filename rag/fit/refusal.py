@@ -1,7 +1,9 @@
-"""Fit the refusal decision of extractive answers (rag/answering/evidence.py) and print its curve.
+"""Fit the refusal decision of extractive answers (rag/answering/evidence.py), print its curve and
+write the coefficients into rag/tuning.py (REFUSAL_DATED, REFUSAL_UNDATED).
 
-    python -m benchmarks.fit_refusal                 # real news from ../shared/data/news-dev + evals/
-    python -m benchmarks.fit_refusal --no-as-of      # retrieve without the as_of cut-off
+    python -m rag.fit refusal                 # real news from ../shared/data/news-dev + evals/
+    python -m rag.fit refusal --dry-run       # print the block instead of writing it
+    python -m rag.fit refusal --no-as-of      # retrieve without the as_of cut-off (prints only)
 
 Real news (../shared/data/news-dev, read at run time, never copied) gives the answerable questions
 (dataset.jsonl over corpus.jsonl) and the refusal set (dataset-refusal.jsonl over corpus-minus.jsonl);
@@ -14,7 +16,8 @@ published on or before its `as_of` (Filters(until=...)), as a user asking that d
 
 The news-dev questions come from two years (2022, 2024). The model is fitted on one year plus the
 synthetic sets and measured on the other, both ways; then fitted on everything, and its coefficients
-printed for rag/answering/evidence.py. Classes are weighted to equal total weight.
+written to rag/tuning.py. Classes are weighted to equal total weight. The thresholds are chosen from
+the printed curves and kept as they are in rag/tuning.py.
 """
 
 from __future__ import annotations
@@ -27,16 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
+from rag import tuning
 from rag.answering import evidence
 from rag.answering.extractive import Params
 from rag.config import Settings
 from rag.evals.dataset import load_dataset
 from rag.evals.metrics import RANK_DEPTH, fact_recall
+from rag.fit import ROOT, command_line, write_fitted
 from rag.loaders import load_paths
 from rag.pipeline import Pipeline
 from rag.types import Filters, RetrievedChunk
 
-ROOT = Path(__file__).resolve().parent.parent
 SYNTHETIC_CORPUS = [ROOT / "seeds", ROOT / "evals" / "corpus"]
 
 
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--synthetic-weight", type=float, default=5.0,
                     help="weight of a synthetic question against a real-news one (they are few)")
+    ap.add_argument("--dry-run", action="store_true", help="print the rag/tuning.py block instead of writing it")
     args = ap.parse_args(argv)
     if not (args.news / "dataset.jsonl").exists():
         print(f"skipped: no real-news dev data at {args.news}")
@@ -68,10 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     global SYNTHETIC_WEIGHT
     SYNTHETIC_WEIGHT = args.synthetic_weight
     rows = collect(args)
+    models = {}
     if not args.no_as_of:
-        report(rows, args.l2, dated=True)
-    report(rows, args.l2, dated=False)
+        models["REFUSAL_DATED"] = report(rows, args.l2, dated=True)
+    models["REFUSAL_UNDATED"] = report(rows, args.l2, dated=False)
+    if args.no_as_of:
+        print("\n--no-as-of fits only the undated model: nothing written", file=sys.stderr)
+        return 0
+    data = (f"{args.news} dataset.jsonl over corpus.jsonl and dataset-refusal.jsonl over corpus-minus.jsonl;\n"
+            "#   evals/datasets seed, corpus, lexical over seeds + evals/corpus")
+    write_fitted("refusal", [line for name, model in models.items() for line in literal(name, model)],
+                 command_line("refusal", argv if argv is not None else sys.argv[1:]), data, dry_run=args.dry_run)
     return 0
+
+
+def literal(name: str, model: tuning.Logistic) -> list[str]:
+    """`model` as rag/tuning.py writes it: intercept, coefficients in FEATURES order, threshold."""
+    coefficients = ", ".join(repr(float(c)) for c in model.coefficients)  # floats: a reason prints "< 0.0"
+    return [f"{name} = Logistic(", f"    {float(model.intercept)!r}, ({coefficients}), {float(model.threshold)!r})"]
 
 
 def collect(args: argparse.Namespace) -> list[Row]:
@@ -211,7 +230,9 @@ def undated(rows: list[Row]) -> list[Row]:
     return out
 
 
-def report(rows: list[Row], l2: float, dated: bool) -> None:
+def report(rows: list[Row], l2: float, dated: bool) -> tuning.Logistic:
+    """Print the held-out and in-sample curves; return the model fitted on everything, with the
+    threshold rag/tuning.py has now."""
     if not dated:
         rows = undated(rows)
     else:  # the hand-set rule applies only without a date
@@ -239,17 +260,17 @@ def report(rows: list[Row], l2: float, dated: bool) -> None:
         part = [r for r in synthetic if r.set == part_name]
         groups[part_name] = (part, predict(part, intercept, coef))
     table("Fitted on everything (in-sample):", groups)
-    print("\nFor rag/answering/evidence.py:")
-    print(f"{name} = ({intercept:.3f}, (" + ", ".join(f"{c:.3f}" for c in coef) + "))")
-    shipped_intercept, shipped, chosen = getattr(evidence, name)
-    print(f"(shipped threshold: {chosen})")
-    current = predict(rows, shipped_intercept, np.array(shipped))
+    shipped: tuning.Logistic = getattr(tuning, f"REFUSAL_{name}")
+    fitted = tuning.Logistic(round(intercept, 3), tuple(round(float(c), 3) for c in coef), shipped.threshold)
+    print(f"\nfitted: REFUSAL_{name} = {fitted!r} (threshold kept: {shipped.threshold})")
+    current = predict(rows, shipped.intercept, np.array(shipped.coefficients))
     table("The shipped coefficients, all data:", {
         "news": (news, current[[r.set == "news" for r in rows]]),
         "refusal": (ref, current[[r.set == "news-refusal" for r in rows]]),
         **{part: ([r for r in rows if r.set == part], current[[r.set == part for r in rows]])
            for part in ("seed", "corpus", "lexical")},
     })
+    return fitted
 
 
 if __name__ == "__main__":
