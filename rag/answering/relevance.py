@@ -21,18 +21,17 @@ question names" refused answerable ones that name the year the article does not 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag import tuning
 from rag.answering.claims import names_covered, numbers
+from rag.answering.evidence import asks_when, rarity
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
 
 _HOW_MANY = re.compile(r"\bhow (many|much)\b", re.I)
-_WHEN = re.compile(r"^\s*(when\b|since when\b|(in |on )?(what|which) (date|day|year|month)\b)", re.I)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _DATE_WORDS = frozenset(
     "january february march april may june july august september october november december jan feb mar apr "
@@ -54,7 +53,7 @@ def unanswered(question: str, cited: Sequence[str], articles: Sequence[str], art
     terms = content_terms(evidence)
     q_terms = content_terms(question)
     pool = [content_terms(c.text) for c in chunks]
-    weights = {t: math.log(1 + (len(pool) + 1) / (sum(t in p for p in pool) + 0.5)) for t in q_terms}
+    weights = rarity(q_terms, pool)
     total = sum(weights.values())
     missing = sorted(n for n in named_terms(question) if not names_covered({n}, terms))
     if total and sum(weights.get(n, 0.0) for n in missing) / total >= params.max_missing_names:
@@ -66,7 +65,7 @@ def unanswered(question: str, cited: Sequence[str], articles: Sequence[str], art
     said = " ".join(cited)
     if _HOW_MANY.search(question) and not numbers(said) - numbers(question):
         return "the cited sentences hold no number"
-    if _WHEN.search(question) and not _has_date(said, question):
+    if asks_when(question) and not _has_date(said, question):
         return "the cited sentences hold no date"
     return None
 

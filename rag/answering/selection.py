@@ -22,7 +22,6 @@ sentence that holds such a thing when one scores almost as well as the best sent
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from functools import lru_cache
 
 from rag import tuning
 from rag.answering.evidence import Assessment, answer_type, assess, has_type
+from rag.answering.evidence import dense as _dense
+from rag.answering.evidence import rarity as _rarity
 from rag.sentences import split_paragraphs, split_sentences
 from rag.terms import content_terms, named_terms, words
 from rag.types import RetrievedChunk
@@ -226,17 +227,8 @@ def _naming_articles(question: str, chunks: list[RetrievedChunk]) -> list[Retrie
     return [c for c in chunks if c.article_id in naming] if naming else chunks
 
 
-def _dense(chunk: RetrievedChunk) -> float:
-    """The chunk's cosine to the question, whatever order retrieval put it in."""
-    return chunk.dense_score if chunk.dense_score is not None else chunk.score
-
-
-def _rarity(q_terms: set[str], chunk_terms: list[set[str]]) -> dict[str, float]:
-    n = len(chunk_terms)
-    return {t: math.log(1 + (n + 1) / (sum(t in ct for ct in chunk_terms) + 0.5)) for t in q_terms}
-
-
 def _coverage(found: set[str], weights: dict[str, float], total: float) -> float:
+    """evidence.coverage with the total summed once per question (this runs per sentence)."""
     return sum(weights[t] for t in found) / total if total else 0.0
 
 
