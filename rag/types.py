@@ -142,6 +142,8 @@ class Answer(_Frozen):
     standalone_question: str | None = None  # a follow-up rewritten for retrieval
     usage: Usage | None = None  # LLM tokens, when the server reported them
     as_of: str | None = None  # ISO date the question was asked at; nothing published after it was used
+    # Calibrated probability that the answer is right (None: not estimated); refusal is a threshold on it.
+    confidence: float | None = None
 
 
 class Token(_Frozen):
