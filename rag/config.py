@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")
 
     top_k: int = Field(tuning.TOP_K, ge=1, le=50)
+    min_confidence: float = Field(tuning.MIN_CONFIDENCE, ge=0, le=1,
+                                  description="Refuse an answer whose confidence (the probability it is right) "
+                                  "is below this; 0 never refuses on confidence.")
     retrieval: RetrievalMethod = "hybrid"
     hybrid_fusion: Fusion = "weighted"
     hybrid_alpha: float = Field(tuning.HYBRID_ALPHA, ge=0, le=1,
@@ -70,11 +73,18 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, validation_alias=_env("llm_api_key", "OPENAI_API_KEY"),
                                           description="Falls back to OPENAI_API_KEY.")
     llm_deadline_s: float = Field(60.0, gt=0, le=600, description="One deadline per answer, retries included.")
+    llm_cache: Path | None = Field(None, description="SQLite file of the model's replies by model and messages "
+                                   "(rag/llm_cache.py): a reply asked before is not asked again.")
     llm_timeout_s: float = Field(20.0, gt=0, le=600, description="Per request (never past the deadline).")
     llm_max_retries: int = Field(2, ge=0, le=10)
     llm_max_tokens: int = Field(800, ge=16, le=32768, description="Longest reply asked for (quotes mode).")
     llm_citations: str = Field("sentences", pattern="^(sentences|quotes)$",
                                description="sentences: the model cites numbered sentences; quotes: it copies them.")
+    llm_context: Literal["extract", "articles"] = Field(
+        "extract", description="Sentences mode: what the model reads: the extractive answer's sentences and "
+        "their neighbours (extract-then-compose), or the articles it quotes.")
+    llm_neighbours: int = Field(tuning.LLM_NEIGHBOURS, ge=0, le=20,
+                                description="extract: sentences either side of each chosen one.")
     llm_answer_tokens: int = Field(tuning.LLM_ANSWER_TOKENS, ge=16, le=32768,
                                    description="Longest reply asked for in sentences mode (no quotes to copy).")
     llm_context_tokens: int = Field(tuning.LLM_CONTEXT_TOKENS, ge=200, le=200_000,

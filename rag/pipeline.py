@@ -234,7 +234,12 @@ class Pipeline:
 
     @cached_property
     def llm(self) -> LLMClient:
-        return LLMClient(LLMConfig.from_settings(self.settings))
+        client = LLMClient(LLMConfig.from_settings(self.settings))
+        if self.settings.llm_cache is None:
+            return client
+        from rag.llm_cache import CachedLLM
+
+        return CachedLLM(client, self.settings.llm_cache)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(), mode: Mode = "auto",
             history: History = (), as_of: AsOf = None) -> Answer:
@@ -262,7 +267,9 @@ class Pipeline:
         # The refusal model may weigh the evidence's age only when the asker gave the date and the
         # question bounds its event to the days before it (rag/timecues.py bounds_event).
         dated = as_of is not None and cue is not None and bounds_event(asked)
-        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated):
+        plain = as_of is not None and cue is not None and cue.kind == "none"
+        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated, asked=plain,
+                                        about=query if query != asked else None):
             if isinstance(event, Final):
                 update: dict[str, object] = {"as_of": day}
                 if query != question:
@@ -288,13 +295,18 @@ class Pipeline:
 
     def answer_stream(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode,
                       deadline: Deadline | None = None, as_of: str | None = None,
-                      dated: bool = False) -> Iterator[Token | Final]:
+                      dated: bool = False, asked: bool = False, about: str | None = None) -> Iterator[Token | Final]:
         """`as_of`: the day the question is asked (the LLM prompt says it); `dated`: the asker gave
-        it, so the extractive refusal model may use the article's age (rag/answering/evidence.py)."""
+        it and the question bounds its event, so the extractive refusal model may use the article's
+        age (rag/answering/evidence.py); `asked`: the asker gave it and the question names no time of
+        its own (a confidence signal, rag/answering/confidence.py); `about`: what was retrieved with,
+        when it is not the question (a follow-up joined to the one before: its confidence, fitted
+        on standalone questions, is reported but refuses nothing)."""
         from rag.answering import answerer_for
         from rag.answering.flow import answer_events
 
-        ctx = self.answer_context(question, chunks, mode, When.of(as_of, dated), deadline)
+        ctx = self.answer_context(question, chunks, mode, When.of(as_of, dated, asked), deadline)
+        ctx.about = about
         yield from answer_events(answerer_for(mode, self.settings), ctx)
 
     def answer_context(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode = "extractive",

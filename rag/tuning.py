@@ -68,6 +68,29 @@ MIN_DENSE = 0.2
 # than the question (news is asked about the week before it; docs/design.md, issue 13).
 EVIDENCE_STALE_DAYS = 7
 
+# --- confidence: the probability that a shown answer is right (rag/answering/confidence.py) ---
+# Features in this order: the ten refusal features above, then log_age, older_than_months,
+# holds_expected, hand_rule, answer_coverage, new_names, top_agree, typed_question
+# (confidence.FEATURES). Fitted on whether the answer holds the expected fact; unanswerable
+# questions' answers count as wrong. The threshold is MIN_CONFIDENCE (RAG_MIN_CONFIDENCE).
+# >>> fitted confidence
+# command: python -m rag.fit confidence
+# data: ../shared/data/news-dev dataset-literal.jsonl over corpus.jsonl and dataset-refusal.jsonl over
+#   corpus-minus.jsonl; evals/datasets seed, corpus, lexical over seeds + evals/corpus (L2 10)
+# date: 2026-12-07
+CONFIDENCE = Logistic(
+    -2.874, (0.9, 3.568, 1.349, 0.53, -2.882, 0.193, 0.075, -0.321, -1.166, -4.752, 0.153, -2.609, 1.207, -1.331,
+             2.187, 0.014, 1.595, 0.207), 0.35)
+# <<< fitted confidence
+# Hand-set on news-dev, fitted on one year and scored on the other (README "Confidence"): the
+# default refusal threshold on confidence, RAG_MIN_CONFIDENCE.
+MIN_CONFIDENCE = 0.35
+# Hand-set on news-dev against evals/datasets/time.jsonl: a question that names no time, asked on
+# a given day, is about news this much older only rarely (news-dev's refusal set: 22 of its 63
+# answers to unanswerable questions, 2 of 177 right ones); the time set's standing-fact
+# questions ("Who is the chief executive ...?") are answered from evidence 12-22 days old.
+PLAIN_STALE_DAYS = 60
+
 # --- the extractive answerer's sentence choice (rag/answering/selection.py Params) -----------
 # Hand-set on evals/datasets seed, corpus and lexical (docs/design.md "Extractive answers").
 SENTENCE_WEIGHT = 0.35  # question-term coverage of the sentence
@@ -80,6 +103,14 @@ LIST_MARGIN = 0.1  # list: chunks within this dense distance of the best one
 LIST_MAX_SENTENCES = 8
 TYPE_MARGIN = 0.05  # a typed (number/date/person) sentence within this of the best
 TYPED_ANSWERS = ("number", "date", "person")  # answer types a sentence is chosen by
+# Hand-set on news-dev (literal set, nothing refused: right 0.883 -> 0.916 at 1.0; seed 0.69 -> 0.72,
+# corpus and lexical unchanged): a sentence's score loses this times its
+# article's fused-score gap to retrieval's best article, so the answer comes from the article retrieval
+# ranks first (within an article, sentences compete on the cosine as before).
+FUSED_GAP_WEIGHT = 1.0
+# Hand-set on evals/datasets (no refusals: corpus right 0.80 -> 0.87, lexical 0.60 -> 0.63; news-dev and the
+# seed unchanged): an answer without the asked type takes its article's best sentence holding it within this.
+TYPE_FILL_MARGIN = 0.2
 # Hand-set on news-dev: the share of the recency prior the extractive answerer sees as similarity,
 # enough to order a week's story before older near-equals, little enough to leave the refusal
 # thresholds alone (refusal recall 0.35 -> 0.69, answer recall 0.85; commit 545d8c6).
@@ -111,6 +142,10 @@ ATTRIBUTE_MAX = 3
 ATTRIBUTE_MIN_SHARED = 2
 HINT_MIN = 3
 
+# Hand-set (README "LLM answers"): an LLM answer citing none of the extractive answer's sentences
+# (nor one within 200 characters) keeps this share of the evidence's confidence.
+DISAGREEMENT = 0.5
+
 # --- LLM sources (settings defaults, rag/config.py) ------------------------------------------
 # Hand-set by `python -m benchmarks.llm_sources` (85 answerable questions with evidence spans): 8
 # chunks with articles of at most 1,500 tokens sent whole put all the evidence in the prompt
@@ -121,6 +156,9 @@ LLM_WHOLE_ARTICLE_TOKENS = 1500
 # answer quotes, at most LLM_SOURCE_ARTICLES; without one, those within LLM_SOURCE_MARGIN of the best.
 LLM_SOURCE_MARGIN = 0.1
 LLM_SOURCE_ARTICLES = 3
+# Hand-set with the 1.5B model (README "LLM answers"): extract-then-compose sends the extractive
+# answer's sentences with this many neighbours either side.
+LLM_NEIGHBOURS = 1
 LLM_ANSWER_TOKENS = 320  # sentences mode's reply cap (benchmarks/llm_real.md)
 
 # --- retrieval (settings defaults and rag/retrieval.py RetrievalParams) ----------------------

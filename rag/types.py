@@ -137,7 +137,9 @@ class Answer(_Frozen):
     citations: list[Citation]
     retrieved: list[Retrieved]
     verification: Verification = Verification()
-    unsupported: list[str] = []  # answer sentences the citations do not support
+    unsupported: list[str] = []  # answer sentences left out: their citations do not support them, or they do
+    # not answer this question; `unsupported_reasons[i]` says why `unsupported[i]` was left out
+    unsupported_reasons: list[str] = []
     notice: str | None = None  # e.g. why the LLM was not used
     standalone_question: str | None = None  # a follow-up rewritten for retrieval
     usage: Usage | None = None  # LLM tokens, when the server reported them

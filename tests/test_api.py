@@ -14,7 +14,7 @@ from rag_api.main import create_app
 from tests.conftest import SEED_ID, SEED_QUESTION
 
 ANSWER_KEYS = {"question", "answer", "refused", "mode", "citations", "retrieved", "verification", "unsupported",
-               "notice", "standalone_question", "as_of", "usage", "confidence"}
+               "unsupported_reasons", "notice", "standalone_question", "as_of", "usage", "confidence"}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ quotes.py (an LLM copying its quotes). Storage is reached only through the `Arti
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
@@ -64,15 +64,22 @@ class When:
 
     day: date | None = None
     dated: bool = False
+    asked: bool = False  # the asker gave the day and the question names no time of its own
 
     @classmethod
-    def of(cls, day: str | None, dated: bool = False) -> When:
+    def of(cls, day: str | None, dated: bool = False, asked: bool = False) -> When:
         """From an ISO day (YYYY-MM-DD), as `Pipeline.answer_stream` takes it."""
-        return cls(date.fromisoformat(day[:10]) if day else None, dated)
+        return cls(date.fromisoformat(day[:10]) if day else None, dated, asked)
 
     @property
     def prompt_day(self) -> str | None:
         return self.day.isoformat() if self.day else None
+
+    @property
+    def asked_day(self) -> str | None:
+        """The day the asker gave, for a question that names no time (else None): the confidence
+        model weighs the evidence's age against it (rag/answering/confidence.py)."""
+        return self.day.isoformat() if self.day and self.asked else None
 
     @property
     def evidence_day(self) -> str | None:
@@ -92,13 +99,17 @@ class AnswerContext:
     count_tokens: Callable[[str], int] = len  # a source's cost against the LLM's budget
     params: Params = field(default_factory=Params)
     deadline: Deadline | None = None  # one deadline for the whole answer (LLM mode)
+    about: str | None = None  # what retrieval searched for, when not the question (a joined follow-up)
 
     @cached_property
     def found(self) -> Extract:
         """The extractive answer's sentences (or its refusal) on these chunks: the extractive answer
         itself, the LLM answerers' evidence gate, source focus, list hints and fallback."""
         weighted = time_weighted(self.chunks, self.settings.hybrid_alpha)
-        return extract(self.question, weighted, self.params, self.articles.chunks, self.when.evidence_day)
+        params = self.params if self.params.min_confidence == self.settings.min_confidence else \
+            replace(self.params, min_confidence=self.settings.min_confidence)
+        return extract(self.question, weighted, params, self.articles.chunks, self.when.evidence_day,
+                       self.when.asked_day, self.about)
 
     @property
     def client(self) -> LLMClient:

@@ -130,6 +130,10 @@ class Assessment:
     def threshold(self) -> float:
         return (tuning.REFUSAL_DATED if self.dated else tuning.REFUSAL_UNDATED).threshold
 
+    @staticmethod
+    def feature_names() -> tuple[str, ...]:
+        return FEATURES
+
     def answers(self, threshold: float | None = None) -> bool:
         """Whether to answer; with `threshold`, by the probability alone (for fitting)."""
         if threshold is not None:
@@ -138,14 +142,18 @@ class Assessment:
 
     def reason(self, wanted: str | None) -> str:
         """Why the evidence falls short, in words: the signal that pulled the probability down most."""
+        if self.hand_rule and self.probability >= self.threshold:
+            return self.hand_rule
+        return f"{self.why(wanted)} (evidence score {self.probability:.2f} < {self.threshold})"
+
+    def why(self, wanted: str | None) -> str:
+        """The signal that pulled the evidence model's probability down most, in words."""
         s = self.signals
         coefficients = (tuning.REFUSAL_DATED if self.dated else tuning.REFUSAL_UNDATED).coefficients
         pulls = {name: coef * (value - 1.0) for name, coef, value in zip(FEATURES, coefficients, s.vector(),
                                                                           strict=True)}
         pulls["stale"] = coefficients[-1] * s.stale
         weakest = min(pulls, key=lambda n: pulls[n])
-        if self.hand_rule and self.probability >= self.threshold:
-            return self.hand_rule
         if weakest == "stale":
             why = f"the sources are more than {tuning.EVIDENCE_STALE_DAYS} days older than the question"
         elif weakest == "names" and self.missing_names:
@@ -162,7 +170,7 @@ class Assessment:
             why = "the sources share few of the question's words"
         else:
             why = "the sources do not say"
-        return f"{why} (evidence score {self.probability:.2f} < {self.threshold})"
+        return why
 
 
 def dense(chunk: RetrievedChunk) -> float:

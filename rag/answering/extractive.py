@@ -19,7 +19,8 @@ def extractive_answer(question: str, chunks: Sequence[RetrievedChunk], result: E
                       mode: str = "extractive") -> Answer:
     """The answer `result` makes: its sentences, each cited, or the refusal and its reason."""
     if result.refused:
-        return refusal(question, chunks, mode, notice=f"Refused: {result.reason}.")
+        return refusal(question, chunks, mode, notice=f"Refused: {result.reason}.").model_copy(
+            update={"confidence": result.confidence})
     citations = [
         Citation(n=n, article_id=s.chunk.article_id, chunk_id=s.chunk.chunk_id, title=s.chunk.title,
                  published_at=s.chunk.published_at, quote=s.text, start=s.start, end=s.end)
@@ -30,7 +31,7 @@ def extractive_answer(question: str, chunks: Sequence[RetrievedChunk], result: E
     # Extractive answers are the articles' own sentences: verified and supported by construction.
     verification = Verification(quotes_total=len(citations), verified=len(citations), sentences_total=len(citations))
     return Answer(question=question, answer=text, refused=False, mode=mode, citations=citations,
-                  retrieved=retrieved_of(chunks), verification=verification)
+                  retrieved=retrieved_of(chunks), verification=verification, confidence=result.confidence)
 
 
 class ExtractiveAnswerer:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from rag import tuning
+from rag.answering.build import refusal
 from rag.answering.context import AnswerContext, Answerer
 from rag.answering.extractive import extractive_answer
 from rag.answering.selection import Extract
-from rag.answering.sources import Source, build_sources, confident
+from rag.answering.sources import Source, build_sources, confident, excerpt_sources
 from rag.types import Answer, Final, RetrievedChunk, Token
 
 
@@ -28,9 +30,35 @@ def answer_events(answerer: Answerer, ctx: AnswerContext) -> Iterator[Token | Fi
 
 
 def finish(answer: Answer, ctx: AnswerContext) -> Answer:
-    """The one place an answer is finalised, whichever answerer wrote it (a seam: answer-level
-    checks and a confidence belong here). Today it changes nothing."""
-    return answer
+    """The one place an answer is finalised, whichever answerer wrote it: its confidence.
+
+    An extractive answer (or fallback) carries the confidence of its own evidence. An LLM answer
+    gets the extractive evidence's, lowered when it rests on none of the extractive answer's
+    sentences (the two disagree: tuning.DISAGREEMENT); one then below RAG_MIN_CONFIDENCE is
+    replaced by the extractive answer, or refused when there is none."""
+    if answer.confidence is not None:
+        return answer
+    found = ctx.found
+    sure = found.confidence
+    if not answer.refused and not found.refused and not _agrees(answer, found):
+        sure *= tuning.DISAGREEMENT
+    answer = answer.model_copy(update={"confidence": round(sure, 4)})
+    if answer.refused or sure >= ctx.settings.min_confidence:
+        return answer
+    why = f"confidence {sure:.2f} < {ctx.settings.min_confidence}"
+    if not found.refused:
+        return fallback(ctx, f"The LLM's answer disagrees with the sentences that answer best ({why}); these are "
+                        "the articles' own sentences.").model_copy(update={"usage": answer.usage})
+    return refusal(ctx.question, ctx.chunks, answer.mode, answer.verification, f"Refused: {found.reason or why}.",
+                   answer.usage).model_copy(update={"confidence": answer.confidence,
+                                                    "unsupported": answer.unsupported,
+                                                    "unsupported_reasons": answer.unsupported_reasons})
+
+
+def _agrees(answer: Answer, found: Extract) -> bool:
+    """The answer cites one of the sentences the extractive answer chose (or a neighbour of one)."""
+    return any(c.article_id == s.chunk.article_id and c.start < s.end + 200 and c.end > s.start - 200
+               for c in answer.citations for s in found.sentences)
 
 
 def gate(ctx: AnswerContext) -> Answer | None:
@@ -56,8 +84,15 @@ def focus(chunks: Sequence[RetrievedChunk], found: Extract, margin: float, max_a
 
 
 def sources(ctx: AnswerContext, focused: bool) -> list[Source]:
-    """The numbered sources the model reads: of the focused chunks, or of all retrieved ones."""
+    """The numbered sources the model reads: the extractive answer's sentences and their
+    neighbours (RAG_LLM_CONTEXT=extract, sentences mode), else the focused chunks' articles, or
+    all retrieved chunks."""
     s = ctx.settings
+    if focused and s.llm_context == "extract" and not ctx.found.refused:
+        picked = [(c.chunk, c.start, c.end) for c in ctx.found.sentences]
+        excerpts = excerpt_sources(picked, ctx.articles.text, s.llm_neighbours)
+        if excerpts:
+            return excerpts
     shown = focus(ctx.chunks, ctx.found, s.llm_source_margin, s.llm_source_articles) if focused else ctx.chunks
     return build_sources(shown, ctx.articles.text, ctx.count_tokens, s.llm_context_tokens,
                          s.llm_whole_article_tokens)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag import tuning
+from rag.answering import checks, confidence
 from rag.answering.evidence import Assessment, answer_type, assess, has_type
 from rag.answering.evidence import dense as _dense
 from rag.answering.evidence import rarity as _rarity
@@ -52,7 +53,11 @@ class Params:
     list_margin: float = tuning.LIST_MARGIN  # list: chunks within this dense distance of the best one
     list_max_sentences: int = tuning.LIST_MAX_SENTENCES
     type_margin: float = tuning.TYPE_MARGIN  # a typed (number/date/person/name) sentence within this of the best
-    min_evidence: float | None = None  # refuse below this probability (None: the fitted model's own)
+    min_evidence: float | None = None  # fitting: refuse by the evidence model's probability alone, below this
+    min_confidence: float = tuning.MIN_CONFIDENCE  # refuse an answer less likely right than this (confidence.py)
+    fill_margin: float = tuning.TYPE_FILL_MARGIN  # the answer lacks the asked type: its article's best sentence
+    # holding it joins, within this of the best
+    w_fused: float = tuning.FUSED_GAP_WEIGHT  # a sentence loses this times its article's fused-score gap to the best
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,15 @@ class Extract:
     reason: str = ""
     wanted: str | None = None            # the answer type the question asks for
     assessment: Assessment | None = None  # None: refused before any evidence was weighed
+    confidence: float = 0.0  # probability the answer is right (confidence.py); 0 when refused unweighed
+    by_hand_rule: bool = False  # refused by the undated hand-set rule alone, not by confidence
 
     @property
     def refused_by_evidence(self) -> bool:
-        """Refused by an answer-type check or by the fitted model's probability (below the dated
-        model's threshold), not by the undated hand-set name/coverage rule alone: what keeps a
-        question from the LLM (the LLM path has its own names check, relevance.py)."""
-        threshold = tuning.REFUSAL_DATED.threshold
-        return self.refused and (self.assessment is None or self.assessment.probability < threshold)
+        """Refused by an answer-type check or by confidence, not by the undated hand-set
+        name/coverage rule alone: what keeps a question from the LLM (the LLM path has its own
+        names check, relevance.py)."""
+        return self.refused and not self.by_hand_rule
 
 
 _LIST_Q = re.compile(
@@ -90,9 +96,13 @@ ArticleChunks = Callable[[str], list[RetrievedChunk]]
 
 
 def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params(),
-            article_chunks: ArticleChunks | None = None, as_of: str | None = None) -> Extract:
+            article_chunks: ArticleChunks | None = None, as_of: str | None = None,
+            asked: str | None = None, about: str | None = None) -> Extract:
     """`article_chunks(article_id)` gives all of an article's chunks, for list questions; `as_of`
-    the day the question was asked, when known (see evidence.assess)."""
+    the day the question was asked, when the question bounds its event to the days before it (see
+    evidence.assess); `asked` that day when the asker gave it and the question names no time of
+    its own (the evidence's age is a confidence signal, confidence.py); `about` what retrieval
+    searched for when it is not the question (a follow-up joined to the one before)."""
     q_terms = content_terms(question)
     if not q_terms:
         return Extract([], True, "the question has nothing to look up", answer_type(question))
@@ -108,8 +118,8 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
     if not ranked:
         return Extract([], True, "nothing retrieved has a sentence to quote", wanted)
     if wanted in params.typed:
-        asked = {w.lower() for w in words(question)}
-        typed = [c for c in ranked if has_type(c.text, wanted, asked)]
+        asked_words = {w.lower() for w in words(question)}
+        typed = [c for c in ranked if has_type(c.text, wanted, asked_words)]
         # The typed sentence must also be about the question, not any sentence with a digit.
         if typed and typed[0].score >= ranked[0].score - params.type_margin:
             ranked = typed
@@ -117,9 +127,32 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
             return Extract([], True, f"no {wanted} in the sources", wanted)
     best = ranked[0]
     assessment = assess(question, chunks, best.chunk.article_id, best.text, wanted, as_of)
-    if not assessment.answers(params.min_evidence):
+    if params.min_evidence is not None and not assessment.answers(params.min_evidence):
         return Extract([], True, assessment.reason(wanted), wanted, assessment)
+    chosen = _choose(question, chunks, ranked, best, wanted, params, article_chunks)
+    answer = " ".join(c.text for c in chosen)
+    answer_signals = confidence.signals(question, chunks, answer, best.chunk.article_id,
+                                        [c.chunk.published_at for c in chosen], assessment, wanted, as_of, asked)
+    sure = round(confidence.probability(confidence.vector(assessment, answer_signals)), 4)
+    if params.min_evidence is None:
+        # A follow-up answered as asked ("And what about food?") names too little for the model,
+        # which was fitted on standalone questions: its confidence is reported, not acted on.
+        unsure = sure < params.min_confidence and about is None
+        if asked is None and assessment.hand_rule is not None:
+            # Without a date, the hand-set rule of before refuses too (tuning.py STRONG_DENSE); its
+            # reason is the more specific one.
+            return Extract([], True, assessment.hand_rule, wanted, assessment, sure, by_hand_rule=not unsure)
+        if unsure:
+            why = ("the sources are older than the news the question asks about"
+                   if answer_signals.older_than_months or assessment.signals.stale else assessment.why(wanted))
+            return Extract([], True, f"{why} (confidence {sure:.2f} < {params.min_confidence})", wanted,
+                           assessment, sure)
+    return Extract(chosen, False, "", wanted, assessment, sure)
 
+
+def _choose(question: str, chunks: list[RetrievedChunk], ranked: list[Candidate], best: Candidate,
+            wanted: str | None, params: Params, article_chunks: ArticleChunks | None) -> list[Candidate]:
+    """The best sentence and those that join it: the rest of a list, or what scores almost as well."""
     top_dense = max(_dense(c) for c in chunks)
     chosen = [best]
     used = {best.paragraph}
@@ -139,8 +172,28 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
         chosen += rest[:max(0, limit - len(chosen))]
     if is_list and len(chosen) > 1 and article_chunks is not None:
         chosen = _fill_list(chosen, article_chunks(best.chunk.article_id), limit)
+    if params.fill_margin:
+        chosen = _fill_type(question, chosen, ranked, best, wanted, params.fill_margin)
     chosen.sort(key=lambda c: c.start)
-    return Extract(chosen, False, "", wanted, assessment)
+    return chosen
+
+
+def _fill_type(question: str, chosen: list[Candidate], ranked: list[Candidate], best: Candidate,
+               wanted: str | None, margin: float) -> list[Candidate]:
+    """The answer-type check in extractive mode: when the chosen sentences do not hold what the
+    question asks for (a duration for "how long did it last", the items for "which vehicles does
+    Belarus make"), the best sentence of the same article that does joins them, when it scores
+    within `margin` of the best one."""
+    need = checks.expected(question) or ("count" if wanted == "number" else wanted)
+    if need is None or checks.holds("\n".join(c.text for c in chosen), need, question):
+        return chosen
+    for cand in ranked:
+        if cand.score < best.score - margin:
+            break
+        if cand.chunk.article_id == best.chunk.article_id and cand not in chosen \
+                and checks.holds(cand.text, need, question):
+            return [*chosen, cand]
+    return chosen
 
 
 def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: int) -> list[Candidate]:
@@ -164,6 +217,13 @@ def _fill_list(chosen: list[Candidate], article: list[RetrievedChunk], limit: in
 def _candidates(chunks: list[RetrievedChunk], q_terms: set[str], weights: dict[str, float], total: float,
                 params: Params) -> list[Candidate]:
     found: dict[tuple[str, int, int], Candidate] = {}
+    # Retrieval's fused score (dense, BM25, recency) ranks the answering article first more often
+    # than the cosine alone: a sentence loses `w_fused` times its article's gap to the best article
+    # (within an article, sentences compete as before).
+    article_fused: dict[str, float] = {}
+    for c in chunks:
+        article_fused[c.article_id] = max(article_fused.get(c.article_id, c.score), c.score)
+    top_fused = max(article_fused.values())
     for chunk in chunks:
         paragraph_coverage: dict[int, float] = {}
         for s in _sentences(chunk):
@@ -172,7 +232,7 @@ def _candidates(chunks: list[RetrievedChunk], q_terms: set[str], weights: dict[s
                 paragraph_coverage[s.paragraph_start] = _coverage(
                     q_terms & content_terms(paragraph), weights, total)
             score = (
-                _dense(chunk)
+                _dense(chunk) - params.w_fused * (top_fused - article_fused[chunk.article_id])
                 + params.w_sentence * _coverage(q_terms & content_terms(s.text), weights, total)
                 + params.w_paragraph * paragraph_coverage[s.paragraph_start]
                 + params.w_lead * s.lead

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from rag import tuning
+from rag.answering import checks
 from rag.answering.build import refusal, retrieved_of
 from rag.answering.claims import CachedEmbed, ClaimParams, supported
 from rag.answering.context import AnswerContext
+from rag.answering.evidence import answer_type
 from rag.answering.flow import LLMAnswerer, fallback
 from rag.answering.prompts import sentence_messages
 from rag.answering.refusals import says_refusal
@@ -86,6 +88,7 @@ class _Answer:
     embed: CachedEmbed | None
     accepted: list[_Said] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why each unsupported sentence was left out
     invalid: int = 0
     cited_any: set[int] = field(default_factory=set)
     relevance: str | None = None  # why the evidence does not answer the question
@@ -100,6 +103,25 @@ class _Answer:
     @cached_property
     def asked(self) -> set[str]:
         return content_terms(self.question)
+
+    @cached_property
+    def wanted(self) -> str | None:
+        """What the answer must hold (checks.expected; "which company" asks for a name)."""
+        typed = answer_type(self.question)
+        return checks.expected(self.question) or ("count" if typed == "number" else typed)
+
+    def drop(self, plain: str, reason: str) -> None:
+        self.unsupported.append(plain)
+        self.reasons.append(reason)
+
+    def holds_wanted(self) -> bool:
+        """The accepted answer so far holds the thing the question asks for (or nothing is asked)."""
+        if self.wanted is None:
+            return True
+        said = " ".join(d.plain or " ".join(self.numbered[n].text for n in d.cited) for d in self.accepted)
+        if self.wanted == "items":
+            said = "\n".join(d.plain or " ".join(self.numbered[n].text for n in d.cited) for d in self.accepted)
+        return checks.holds(said, self.wanted, self.question)
 
     def read(self, sentence: str) -> _Said:
         numbers = [int(n) for m in _MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
@@ -156,7 +178,7 @@ class _Answer:
         if said.claim and content_terms(said.plain) <= self.asked:
             # "US households can order tests to detect which virus [S4]." says only what was asked;
             # the question's own words would count as its support.
-            self.unsupported.append(said.plain)
+            self.drop(said.plain, "it only restates the question")
             return
         quotes = [self.numbered[n].text for n in cited]
         if said.claim and not supported(said.plain, quotes, self.embed, self.claims, self.question):
@@ -166,9 +188,13 @@ class _Answer:
             quotes = [self.numbered[n].text for n in found]
             if not found or found == cited or \
                     not supported(said.plain, quotes, self.embed, self.claims, self.question):
-                self.unsupported.append(said.plain)
+                self.drop(said.plain, "the sentences it cites do not say it")
                 return
             cited = found
+        if said.claim and (why := checks.misaligned(said.plain, " ".join(quotes), self.question)):
+            # "lasted for 2 days [S1]" over "... in Minsk on 2 May": the figure's role differs.
+            self.drop(said.plain, why)
+            return
         if not self.relevance_checked and cited:
             self.relevance_checked = True
             articles = {self.numbered[n].source.article_id: self.numbered[n].source for n in cited}
@@ -196,8 +222,9 @@ class _Answer:
         return out
 
     def stream(self) -> str:
-        """Answer text that may be shown now: accepted sentences once the evidence is relevant."""
-        if not self.relevance_checked or self.relevance is not None or self.refused:
+        """Answer text that may be shown now: accepted sentences once the evidence is relevant and
+        they hold what the question asks for (a number, a date, the items, ...)."""
+        if not self.relevance_checked or self.relevance is not None or self.refused or not self.holds_wanted():
             return ""
         start, self.shown = self.shown, len(self.accepted)
         return self.text(start)
@@ -272,6 +299,16 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
     if state.relevance is not None:
         return refusal(question, chunks, "llm", verification, f"The model's answer rests on sentences that do not "
                        f"answer this question ({state.relevance}).", usage)
+    if state.accepted and not state.holds_wanted():
+        # The answer-type check: an answer without the number, date or items asked for answers
+        # another question, however well its sentences are supported.
+        noun = {"count": "number", "items": "list of items"}.get(state.wanted or "", state.wanted)
+        for said in state.accepted:
+            state.drop(state.text_of(said) if not said.plain else said.plain, f"the answer gives no {noun} the "
+                       "question asks for")
+        state.accepted, state.order = [], {}
+        verification = verification.model_copy(update={
+            "sentences_total": len(state.unsupported), "unsupported_sentences": len(state.unsupported)})
     if state.accepted and state.order:
         numbered = state.numbered
         citations = []
@@ -286,12 +323,12 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
                   "they cite do not support them.") if state.unsupported else None
         return Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
                       retrieved=retrieved_of(chunks), verification=verification, unsupported=state.unsupported,
-                      notice=notice, usage=usage)
+                      unsupported_reasons=state.reasons, notice=notice, usage=usage)
     if state.refused or not (state.accepted or state.unsupported):
         return refusal(question, chunks, "llm", verification, usage=usage)
-    why = "its sentences were not supported by the sentences they cite" if state.unsupported else \
-        "it cited no sentence"
+    why = f"its sentences were left out: {state.reasons[-1]}" if state.unsupported else "it cited no sentence"
     instead = fallback(ctx, f"The LLM's answer could not be verified ({why}); these are the articles' own sentences.")
-    if instead.refused:
-        return refusal(question, chunks, "llm", verification, usage=usage)
-    return instead.model_copy(update={"usage": usage})
+    extras = {"usage": usage, "unsupported": state.unsupported, "unsupported_reasons": state.reasons}
+    if instead.refused or (state.wanted and not checks.holds(instead.answer, state.wanted, question)):
+        return refusal(question, chunks, "llm", verification, f"Refused: {why}.", usage).model_copy(update=extras)
+    return instead.model_copy(update=extras)

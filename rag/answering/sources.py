@@ -122,3 +122,42 @@ def number_sentences(sources: Sequence[Source], texts: dict[str, str]) -> list[N
         for s, e in spans:
             found.append(Numbered(len(found) + 1, source, s, e, body[s:e]))
     return found
+
+
+def excerpt_sources(picked: Sequence[tuple[RetrievedChunk, int, int]], article_text: Callable[[str], str | None],
+                    neighbours: int) -> list[Source]:
+    """Extract-then-compose (as in RECOMP): the sentences the extractive answer chose, `(chunk,
+    start, end)` in the article, each with `neighbours` sentences either side, one source per run
+    of touching sentences, articles in the order of their first pick. What the model reads is a
+    few sentences, not whole articles: fewer prompt tokens, and the sentence that answers is there.
+    An article whose text cannot be read is left out (the caller falls back to whole sources)."""
+    by_article: dict[str, list[tuple[RetrievedChunk, int, int]]] = {}
+    for pick in picked:
+        by_article.setdefault(pick[0].article_id, []).append(pick)
+    spans: list[tuple[RetrievedChunk, int, int, str]] = []
+    for article_id, picks in by_article.items():
+        text = article_text(article_id)
+        if text is None:
+            return []
+        sentences = split_sentences(text)
+        wanted: set[int] = set()
+        for _, start, end in picks:
+            hits = [i for i, (s, e) in enumerate(sentences) if s < end and e > start]
+            for i in hits:
+                wanted.update(range(max(0, i - neighbours), min(len(sentences), i + neighbours + 1)))
+        run: list[int] = []
+        for i in sorted(wanted):
+            if run and i != run[-1] + 1:
+                spans.append(_excerpt(picks[0][0], sentences, run, text))
+                run = []
+            run.append(i)
+        if run:
+            spans.append(_excerpt(picks[0][0], sentences, run, text))
+    return [Source(n, chunk.article_id, chunk.title, chunk.published_at, start, end, piece, (chunk,))
+            for n, (chunk, start, end, piece) in enumerate(spans, start=1)]
+
+
+def _excerpt(chunk: RetrievedChunk, sentences: list[tuple[int, int]], run: list[int],
+             text: str) -> tuple[RetrievedChunk, int, int, str]:
+    start, end = sentences[run[0]][0], sentences[run[-1]][1]
+    return chunk, start, end, text[start:end]

@@ -87,8 +87,9 @@ def show_answer_text(events: Iterable[Token | Final | Retrieval], live: bool, te
 def print_answer_details(answer: Answer) -> None:
     """What a reader needs to trust the answer: warnings, then the numbered quotes."""
     v = answer.verification
-    for sentence in answer.unsupported:
-        say(f"(!) Not supported by the quoted sources: “{sentence}”")
+    for sentence, why in zip(answer.unsupported, answer.unsupported_reasons or [""] * len(answer.unsupported),
+                             strict=True):
+        say(f"(!) Left out: “{sentence}”" + (f" ({why})" if why else " (not supported by the quoted sources)"))
     if v.dropped:
         say(f"(!) {v.dropped} of the {v.quotes_total} quotes the model gave were not in the articles "
                    "and were dropped.")

@@ -41,11 +41,15 @@ _EMBED_CACHE = click.option(
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
 @_EMBED_CACHE
+@click.option("--llm-cache", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite file of the LLM's replies by model and messages (rag/llm_cache.py): a re-run asks the "
+                   "model only what it has not asked before, so changed checks re-score a set without it; delete "
+                   "it after a change of model or prompt.")
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
                top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
                sample: int | None, out: Path,
-               floors: Path | None, embed_cache: Path | None) -> None:
+               floors: Path | None, embed_cache: Path | None, llm_cache: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
     \b
@@ -65,6 +69,8 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
         settings = settings.model_copy(update={"retrieval": retrieval})
     if no_time:
         settings = settings.model_copy(update={"time_aware": False})
+    if llm_cache:
+        settings = settings.model_copy(update={"llm_cache": llm_cache})
     factory = _cached_factory(embed_cache) if embed_cache else Pipeline.from_settings
     with user_errors():
         run = _run_with_progress(lambda progress: run_eval(dataset, corpus, settings, top_k, progress, factory,

@@ -54,7 +54,7 @@ def test_refusals_say_why(question: str, chunks: list, reason: str) -> None:
     assert result.reason == reason
 
 
-def test_what_keeps_a_question_from_the_llm_is_the_fitted_evidence_not_the_hand_rule_alone() -> None:
+def test_what_keeps_a_question_from_the_llm_is_confidence_not_the_hand_rule_alone() -> None:
     from dataclasses import replace
 
     typed = extract("How many tractors did Belarus offer?", [chunk(OFFERS, score=0.7)])
@@ -62,9 +62,13 @@ def test_what_keeps_a_question_from_the_llm_is_the_fitted_evidence_not_the_hand_
     answered = extract("What is Belarus ready to offer Astrakhan?", [chunk(OFFERS, score=0.7)])
     assert not answered.refused and not answered.refused_by_evidence
     assert answered.assessment is not None
-    # Refused by the undated hand rule while the fitted probability clears the dated threshold:
-    # the LLM path's own names check decides instead.
-    hand = replace(answered, refused=True, assessment=replace(answered.assessment, probability=0.9))
+    assert answered.confidence >= Params().min_confidence
+    # Refused by the undated hand rule while confidence clears its threshold: the LLM path's own
+    # names check decides instead.
+    hand = replace(answered, refused=True, by_hand_rule=True)
     assert hand.refused and not hand.refused_by_evidence
-    weak = replace(hand, assessment=replace(answered.assessment, probability=0.1))
+    weak = replace(hand, by_hand_rule=False, confidence=0.1)
     assert weak.refused_by_evidence
+    unsure = extract("What is Belarus ready to offer Astrakhan?", [chunk(OFFERS, score=0.7)],
+                     Params(min_confidence=0.99))
+    assert unsure.refused and unsure.refused_by_evidence and "confidence" in unsure.reason
