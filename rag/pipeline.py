@@ -258,13 +258,12 @@ class Pipeline:
         if rank_depth:
             yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
         chunks = chunks[:k]
-        day = cue.as_of.isoformat() if cue else None
         # The refusal model may weigh the evidence's age only when the asker gave the date and the
         # question bounds its event to the days before it (rag/timecues.py bounds_event).
-        dated = as_of is not None and cue is not None and bounds_event(asked)
-        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated):
+        when = When(cue.as_of if cue else None, dated=as_of is not None and cue is not None and bounds_event(asked))
+        for event in self._answer(asked, chunks, resolved, when, deadline):
             if isinstance(event, Final):
-                update: dict[str, object] = {"as_of": day}
+                update: dict[str, object] = {"as_of": when.prompt_day}
                 if query != question:
                     update |= {"question": question, "standalone_question": query}
                 if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
@@ -291,10 +290,15 @@ class Pipeline:
                       dated: bool = False) -> Iterator[Token | Final]:
         """`as_of`: the day the question is asked (the LLM prompt says it); `dated`: the asker gave
         it, so the extractive refusal model may use the article's age (rag/answering/evidence.py)."""
+        yield from self._answer(question, chunks, mode, When.of(as_of, dated), deadline)
+
+    def _answer(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode, when: When,
+                deadline: Deadline | None) -> Iterator[Token | Final]:
+        """Pick the answerer and stream it (rag/answering/)."""
         from rag.answering import answerer_for
         from rag.answering.flow import answer_events
 
-        ctx = self.answer_context(question, chunks, mode, When.of(as_of, dated), deadline)
+        ctx = self.answer_context(question, chunks, mode, when, deadline)
         yield from answer_events(answerer_for(mode, self.settings), ctx)
 
     def answer_context(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode = "extractive",
