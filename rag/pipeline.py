@@ -263,15 +263,14 @@ class Pipeline:
         if rank_depth:
             yield Retrieval(chunks=chunks, time_cue=cue.describe() if cue else None)
         chunks = chunks[:k]
-        day = cue.as_of.isoformat() if cue else None
         # The refusal model may weigh the evidence's age only when the asker gave the date and the
         # question bounds its event to the days before it (rag/timecues.py bounds_event).
-        dated = as_of is not None and cue is not None and bounds_event(asked)
         plain = as_of is not None and cue is not None and cue.kind == "none"
-        for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated, asked=plain,
-                                        about=query if query != asked else None):
+        when = When(cue.as_of if cue else None, dated=as_of is not None and cue is not None and bounds_event(asked),
+                    asked=plain)
+        for event in self._answer(asked, chunks, resolved, when, deadline, query if query != asked else None):
             if isinstance(event, Final):
-                update: dict[str, object] = {"as_of": day}
+                update: dict[str, object] = {"as_of": when.prompt_day}
                 if query != question:
                     update |= {"question": question, "standalone_question": query}
                 if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
@@ -302,10 +301,15 @@ class Pipeline:
         its own (a confidence signal, rag/answering/confidence.py); `about`: what was retrieved with,
         when it is not the question (a follow-up joined to the one before: its confidence, fitted
         on standalone questions, is reported but refuses nothing)."""
+        yield from self._answer(question, chunks, mode, When.of(as_of, dated, asked), deadline, about)
+
+    def _answer(self, question: str, chunks: list[RetrievedChunk], mode: AnswerMode, when: When,
+                deadline: Deadline | None, about: str | None = None) -> Iterator[Token | Final]:
+        """Pick the answerer and stream it (rag/answering/)."""
         from rag.answering import answerer_for
         from rag.answering.flow import answer_events
 
-        ctx = self.answer_context(question, chunks, mode, When.of(as_of, dated, asked), deadline)
+        ctx = self.answer_context(question, chunks, mode, when, deadline)
         ctx.about = about
         yield from answer_events(answerer_for(mode, self.settings), ctx)
 
