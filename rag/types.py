@@ -123,10 +123,12 @@ class Verification(_Frozen):
 
 
 class Usage(_Frozen):
-    """Tokens the LLM read and wrote for one answer, as its server counted them."""
+    """Tokens the LLM read and wrote for one answer, as its server counted them (or, `estimated`,
+    as the pipeline's tokenizer counts the messages and the reply when the server said nothing)."""
 
     prompt_tokens: int
     completion_tokens: int
+    estimated: bool = False
 
 
 class Answer(_Frozen):

@@ -19,8 +19,9 @@ SENTENCES = [SEED_TEXT[s:e] for s, e in split_sentences(SEED_TEXT)]  # the seed 
 
 @pytest.fixture
 def llm_pipeline(llm_pipeline):  # type: ignore[no-untyped-def]
-    """A roomier deadline: the first answer of a session also opens the store and the index."""
-    return lambda **overrides: llm_pipeline(**{"llm_deadline_s": 60.0, **overrides})
+    """A roomier deadline (the first answer of a session also opens the store and the index), and the
+    whole seed as the sources (RAG_LLM_CONTEXT=articles), so sentence numbers are the article's own."""
+    return lambda **overrides: llm_pipeline(**{"llm_deadline_s": 60.0, "llm_context": "articles", **overrides})
 
 
 def s(prefix: str) -> int:

@@ -175,6 +175,10 @@ _REASON = re.compile(
     r"requir\w*|demand|benefit\w*|advantage\w*|allow\w*|enabl\w*|help\w*|would|could|will)\b", re.I)
 
 
+# The types an answer is refused without: they are plainly marked in text.
+STRICT = frozenset({"count", "duration", "date", "person"})
+
+
 def expected(question: str) -> str | None:
     """What a right answer must hold: count, duration, date, person, reason, items, or None
     (`evidence.answer_type` adds "name" for "which company/country ..." questions)."""

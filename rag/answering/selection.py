@@ -79,6 +79,7 @@ class Extract:
     assessment: Assessment | None = None  # None: refused before any evidence was weighed
     confidence: float = 0.0  # probability the answer is right (confidence.py); 0 when refused unweighed
     by_hand_rule: bool = False  # refused by the undated hand-set rule alone, not by confidence
+    features: tuple[float, ...] = ()  # what confidence was computed from (confidence.FEATURES), for fitting
 
     @property
     def refused_by_evidence(self) -> bool:
@@ -133,7 +134,8 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
     answer = " ".join(c.text for c in chosen)
     answer_signals = confidence.signals(question, chunks, answer, best.chunk.article_id,
                                         [c.chunk.published_at for c in chosen], assessment, wanted, as_of, asked)
-    sure = round(confidence.probability(confidence.vector(assessment, answer_signals)), 4)
+    features = confidence.vector(assessment, answer_signals)
+    sure = round(confidence.probability(features), 4)
     if params.min_evidence is None:
         # A follow-up answered as asked ("And what about food?") names too little for the model,
         # which was fitted on standalone questions: its confidence is reported, not acted on.
@@ -141,13 +143,13 @@ def extract(question: str, chunks: list[RetrievedChunk], params: Params = Params
         if asked is None and assessment.hand_rule is not None:
             # Without a date, the hand-set rule of before refuses too (tuning.py STRONG_DENSE); its
             # reason is the more specific one.
-            return Extract([], True, assessment.hand_rule, wanted, assessment, sure, by_hand_rule=not unsure)
+            return Extract([], True, assessment.hand_rule, wanted, assessment, sure, not unsure, features)
         if unsure:
             why = ("the sources are older than the news the question asks about"
                    if answer_signals.older_than_months or assessment.signals.stale else assessment.why(wanted))
             return Extract([], True, f"{why} (confidence {sure:.2f} < {params.min_confidence})", wanted,
-                           assessment, sure)
-    return Extract(chosen, False, "", wanted, assessment, sure)
+                           assessment, sure, features=features)
+    return Extract(chosen, False, "", wanted, assessment, sure, features=features)
 
 
 def _choose(question: str, chunks: list[RetrievedChunk], ranked: list[Candidate], best: Candidate,

@@ -106,9 +106,11 @@ class _Answer:
 
     @cached_property
     def wanted(self) -> str | None:
-        """What the answer must hold (checks.expected; "which company" asks for a name)."""
-        typed = answer_type(self.question)
-        return checks.expected(self.question) or ("count" if typed == "number" else typed)
+        """What the answer must hold to be shown: a number, a duration, a date or a person's name
+        (checks.expected). A reason or the items are too loosely marked to refuse on (a list
+        question may have one item); the confidence weighs them instead."""
+        need = checks.expected(self.question) or ("count" if answer_type(self.question) == "number" else None)
+        return need if need in checks.STRICT else None
 
     def drop(self, plain: str, reason: str) -> None:
         self.unsupported.append(plain)
@@ -119,8 +121,6 @@ class _Answer:
         if self.wanted is None:
             return True
         said = " ".join(d.plain or " ".join(self.numbered[n].text for n in d.cited) for d in self.accepted)
-        if self.wanted == "items":
-            said = "\n".join(d.plain or " ".join(self.numbered[n].text for n in d.cited) for d in self.accepted)
         return checks.holds(said, self.wanted, self.question)
 
     def read(self, sentence: str) -> _Said:
@@ -244,13 +244,13 @@ class SentencesAnswerer(LLMAnswerer):
         embed = CachedEmbed(ctx.embed) if ctx.embed else None
         state = _Answer(question, chunks, numbered, ctx, embed)
         usage: list[Usage] = []
-        buffer = ""
+        buffer = reply = ""
 
         def on_retry() -> None:
-            nonlocal buffer, state
+            nonlocal buffer, reply, state
             if state.shown:
                 raise LLMUnavailable("the LLM's reply broke off mid-answer")
-            buffer, state = "", _Answer(question, chunks, numbered, ctx, embed)
+            buffer, reply, state = "", "", _Answer(question, chunks, numbered, ctx, embed)
 
         messages = sentence_messages(question, sources, list(numbered.values()), _hints(numbered, ctx),
                                      ctx.when.prompt_day)
@@ -260,6 +260,7 @@ class SentencesAnswerer(LLMAnswerer):
                                            on_usage=lambda p, c: usage.append(Usage(prompt_tokens=p,
                                                                                     completion_tokens=c))):
                 buffer += piece
+                reply += piece
                 done, buffer = cut_reply(buffer, final=False)
                 for sentence in done:
                     state.take(sentence)
@@ -270,6 +271,10 @@ class SentencesAnswerer(LLMAnswerer):
             answer = fallback(ctx, f"The LLM was not used ({exc}); these are the articles' own sentences.")
             yield Final(answer=answer.model_copy(update={"usage": usage[-1] if usage else None}))
             return
+        if not usage or not usage[-1].prompt_tokens:
+            # llama.cpp's server reports no usage in a stream: count with the pipeline's tokenizer.
+            prompt = sum(ctx.count_tokens(m["content"]) for m in messages)
+            usage.append(Usage(prompt_tokens=prompt, completion_tokens=ctx.count_tokens(reply), estimated=True))
         done, _ = cut_reply(buffer, final=True)
         for sentence in done:
             state.take(sentence)
@@ -302,7 +307,7 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
     if state.accepted and not state.holds_wanted():
         # The answer-type check: an answer without the number, date or items asked for answers
         # another question, however well its sentences are supported.
-        noun = {"count": "number", "items": "list of items"}.get(state.wanted or "", state.wanted)
+        noun = {"count": "number"}.get(state.wanted or "", state.wanted)
         for said in state.accepted:
             state.drop(state.text_of(said) if not said.plain else said.plain, f"the answer gives no {noun} the "
                        "question asks for")

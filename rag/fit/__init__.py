@@ -2,6 +2,7 @@
 
     python -m rag.fit refusal    # the extractive refusal model (rag/answering/evidence.py)
     python -m rag.fit recency    # the time cues' recency priors (rag/timecues.py)
+    python -m rag.fit confidence # the answer confidence and its calibration (rag/answering/confidence.py)
 
 A fitted value sits in rag/tuning.py between `# >>> fitted NAME` and `# <<< fitted NAME`, under a
 header saying the command, the data and the date that produced it; `write_fitted` replaces that

@@ -1,4 +1,4 @@
-"""python -m rag.fit refusal|recency [options]: see rag/fit/__init__.py."""
+"""python -m rag.fit refusal|recency|confidence [options]: see rag/fit/__init__.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    fitters = {"refusal": "rag.fit.refusal", "recency": "rag.fit.recency"}
+    fitters = {"refusal": "rag.fit.refusal", "recency": "rag.fit.recency", "confidence": "rag.fit.confidence"}
     if not args or args[0] not in fitters:
         print(f"usage: python -m rag.fit {{{'|'.join(fitters)}}} [options]  (--help after the name for its options)",
               file=sys.stderr)

@@ -140,17 +140,20 @@ def collect(args: argparse.Namespace) -> list[Row]:
 
 # --- the model -----------------------------------------------------------------------------------
 
-def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+def fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float,
+        balanced: bool = True) -> tuple[float, np.ndarray]:
     """L2-regularised logistic regression on standardised features (Newton steps), classes weighted
-    to equal total weight; returned on the raw scale: (intercept, coefficients)."""
+    to equal total weight when `balanced` (else the probabilities stay calibrated to the data);
+    returned on the raw scale: (intercept, coefficients)."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
     positive = (weight * y).sum() / weight.sum()
-    w_class = weight * np.where(y == 1, 0.5 / positive, 0.5 / (1 - positive)) * len(y) / weight.sum()
+    w_class = weight * np.where(y == 1, 0.5 / positive, 0.5 / (1 - positive)) * len(y) / weight.sum() \
+        if balanced else weight
     beta = np.zeros(z.shape[1])
     reg = np.eye(z.shape[1]) * l2
     reg[0, 0] = 0.0
-    for _ in range(50):
+    for _ in range(100):
         p = 1 / (1 + np.exp(-z @ beta))
         grad = z.T @ (w_class * (p - y)) + reg @ beta
         hess = (z * (w_class * p * (1 - p))[:, None]).T @ z + reg
