@@ -116,6 +116,14 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert "expected_type" in answers[0] and answers[0]["refusal_reason"] is None
     assert answers[1]["expected_type"] == "number" and answers[1]["refusal_reason"]
     assert "refusals by reason:" in run.stdout and "by expected answer type:" in run.stdout
+    # what users feel: right / wrong shown / refused, and the confidence curve (None until estimated)
+    assert metrics["right_rate"] == 1.0 and metrics["wrong_shown_rate"] == 0.0
+    assert metrics["answered_anyway_rate"] == 0.0 and metrics["shown_precision"] == 1.0
+    assert metrics["coverage"] == 0.5
+    assert metrics["aurc"] is None and metrics["risk_coverage"] is None and metrics["calibration"] is None
+    assert [a["right"] for a in answers] == [True, True] and all("confidence" in a for a in answers)
+    assert "right_rate" in run.stdout and "shown_precision" in run.stdout
+    assert (out / "risk_coverage.svg").read_text().startswith("<svg")
 
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps({**metrics, "hit_at_5": 0.5}))
@@ -124,6 +132,7 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert compare.returncode == 0
     line = next(row for row in compare.stdout.splitlines() if "hit_at_5" in row)
     assert "-0.5 worse" in line
+    assert any("right_rate" in row for row in compare.stdout.splitlines())
 
     floors = tmp_path / "floors.json"
     floors.write_text(json.dumps({"min": {"hit_at_5": 1.1}}))

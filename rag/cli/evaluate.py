@@ -170,18 +170,20 @@ def _print_table(columns: dict[str, dict[str, Any]], deltas: bool = False) -> No
     from rich.console import Console
     from rich.table import Table
 
-    from rag.evals.metrics import METRIC_KEYS
+    from rag.evals.metrics import METRIC_KEYS, scalars
 
+    flat = {name: scalars(c) for name, c in columns.items()}  # the curve and the bins are in the files
     table = Table(show_edge=False)
     table.add_column("metric")
     for name in columns:
         table.add_column(name if len(columns) > 1 else "value", justify="right")
     if deltas:
         table.add_column("delta", justify="right")
-    present = {k for c in columns.values() for k in c}
-    keys = [k for k in METRIC_KEYS if k in present] + sorted(present - set(METRIC_KEYS))
+    present = {k for c in flat.values() for k in c}
+    keys = [k for m in METRIC_KEYS for k in sorted(present) if k == m or k.startswith(m + ".")]
+    keys += sorted(present - set(keys))
     for key in keys:
-        values = [c.get(key) for c in columns.values()]
+        values = [c.get(key) for c in flat.values()]
         row = [key] + ["null" if v is None else f"{v:g}" for v in values]
         if deltas:
             row.append(_delta(key, values[0], values[-1]))

@@ -12,7 +12,18 @@ from pathlib import Path
 from rag.answering.evidence import answer_type
 from rag.config import Settings
 from rag.evals.dataset import Dataset, load_dataset, sample
-from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
+from rag.evals.metrics import (
+    RANK_DEPTH,
+    Metrics,
+    Outcome,
+    RankedChunk,
+    compute,
+    fact_recall,
+    first_hit_rank,
+    is_right,
+    scalar,
+)
+from rag.evals.plot import risk_coverage_svg
 from rag.loaders import load_paths
 from rag.pipeline import Mode, Pipeline
 from rag.types import Answer, Retrieval, final_answer
@@ -20,7 +31,7 @@ from rag.types import Answer, Retrieval, final_answer
 
 @dataclass
 class EvalRun:
-    metrics: dict[str, float | int | None]
+    metrics: Metrics
     dataset: Dataset
     outcomes: list[Outcome]
     corpus_errors: list[str]
@@ -70,6 +81,8 @@ def run_eval(
 def write_results(run: EvalRun, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(run.metrics, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "risk_coverage.svg").write_text(risk_coverage_svg(run.metrics.get("risk_coverage")),
+                                               encoding="utf-8")
     with (out_dir / "answers.jsonl").open("w", encoding="utf-8") as f:
         for o in run.outcomes:
             record = {
@@ -78,6 +91,7 @@ def write_results(run: EvalRun, out_dir: Path) -> None:
                 "answerable": o.question.answerable,
                 "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
                 "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
+                "right": is_right(o),
                 "as_of": o.question.as_of.isoformat() if o.question.as_of else None,
                 "latency_ms": round(o.latency_ms, 2),
                 "expected_type": answer_type(o.question.question),
@@ -115,15 +129,16 @@ def why_summary(run: EvalRun) -> list[str]:
     return (["refusals by reason:", *lines] if lines else []) + (["by expected answer type:", *typed] if typed else [])
 
 
-def check_floors(metrics: dict[str, float | int | None], floors: dict[str, dict[str, float]]) -> list[str]:
-    """Breaches of `{"min": {...}, "max": {...}}`; a None metric with a floor is a breach too."""
+def check_floors(metrics: Metrics, floors: dict[str, dict[str, float]]) -> list[str]:
+    """Breaches of `{"min": {...}, "max": {...}}`; a None metric with a floor is a breach too.
+    A key may name a scalar inside a dict metric: `calibration.brier`."""
     breaches = []
     for key, bound in floors.get("min", {}).items():
-        value = metrics.get(key)
+        value = scalar(metrics, key)
         if value is None or value < bound:
             breaches.append(f"{key} = {value} is below its floor {bound}")
     for key, bound in floors.get("max", {}).items():
-        value = metrics.get(key)
+        value = scalar(metrics, key)
         if value is None or value > bound:
             breaches.append(f"{key} = {value} is above its ceiling {bound}")
     return breaches
