@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from rag.cli.common import get_pipeline, is_terminal, user_errors
+from rag.cli.common import get_pipeline, is_terminal, load_settings, user_errors
 
 if TYPE_CHECKING:
     from rag.config import Mode, RetrievalMethod, Settings
@@ -96,6 +96,83 @@ def compare(before: Path, after: Path) -> None:
     _print_table({str(before): a, str(after): b}, deltas=True)
 
 
+@eval_group.command("generate")
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path), required=True,
+              help="Files or folders of articles (as `rag ingest` reads them); repeatable.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for dataset.jsonl, dataset-refusal.jsonl, corpus-minus.jsonl, removed.txt, stats.json.")
+@click.option("--n", "n", type=click.IntRange(1), default=200, show_default=True, help="Questions to keep.")
+@click.option("--seed", type=int, default=7, show_default=True, help="The same seed and corpus give the same set.")
+@click.option("--since", help="Ask only about articles published on or after this day (YYYY-MM-DD).")
+@click.option("--until", help="... and on or before this day.")
+@click.option("--mode", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
+              help="offline: from the sentences' names, numbers and dates, no model; "
+                   "llm: RAG_LLM_MODEL at RAG_LLM_BASE_URL writes them, each checked against its article.")
+@click.option("--llm-cache", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite file of the model's replies by model and messages (rag/llm_cache.py).")
+def generate_command(corpus: tuple[Path, ...], out: Path, n: int, seed: int, since: str | None, until: str | None,
+                     mode: str, llm_cache: Path | None) -> None:
+    """Generate a question set from any corpus, with its refusal twin.
+
+    \b
+    Example:
+      rag eval generate --corpus seeds --corpus evals/corpus --out out/gen --n 50
+      rag eval --dataset out/gen/dataset.jsonl --corpus seeds --corpus evals/corpus
+      rag eval --dataset out/gen/dataset-refusal.jsonl --corpus out/gen/corpus-minus.jsonl
+    """
+    from rag.evals.generate import GenerateOptions, generate, write_set
+    from rag.loaders import load_paths
+
+    for day in (since, until):
+        if day and not _is_day(day):
+            raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)")
+    settings = load_settings()
+    options = GenerateOptions(n=n, seed=seed, since=since, until=until, mode=mode)
+    extra: dict[str, Any] = {"corpus": [str(c) for c in corpus]}
+    complete = None
+    with user_errors():
+        if mode == "llm":
+            complete, extra["model"] = _completer(settings, llm_cache)
+        loaded = load_paths(corpus, settings.max_file_bytes)
+        for error in loaded.errors:
+            click.echo(f"error: {error}", err=True)
+        generated = _with_bar("generating", lambda progress: generate(
+            loaded.articles, options, complete, progress, settings=extra))
+        counts = write_set(generated, loaded.articles, out, seed)
+    stats = generated.stats
+    click.echo(f"kept {stats.kept} of {stats.tried} tried in {stats.seconds:g} s"
+               + "".join(f"; {k}: {v}" for k, v in sorted(stats.dropped.items())))
+    click.echo(f"refusal twin: {counts['unanswerable']} unanswerable, {counts['answerable']} answerable, "
+               f"{counts['removed']} articles left out")
+    click.echo(f"wrote {out / 'dataset.jsonl'}, {out / 'dataset-refusal.jsonl'} and {out / 'corpus-minus.jsonl'}")
+
+
+def _is_day(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _completer(settings: Settings, cache: Path | None) -> tuple[Callable[[list[dict[str, str]]], str], str]:
+    """`complete(messages) -> reply` by the configured model (through the reply cache when given)."""
+    from rag.llm_client import Deadline, LLMClient, LLMConfig
+
+    config = LLMConfig.from_settings(settings)
+    client: Any = LLMClient(config)
+    if cache:
+        from rag.llm_cache import CachedLLM
+
+        client = CachedLLM(client, cache)
+
+    def complete(messages: list[dict[str, str]]) -> str:
+        return str(client.complete(messages, Deadline(settings.llm_deadline_s)))
+    return complete, config.model
+
+
 @eval_group.command("quotes")
 @click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="Labelled quotes, JSONL (evals/datasets/quotes.jsonl).")
@@ -157,12 +234,20 @@ def _cached_factory(path: Path) -> Callable[[Settings], Pipeline]:
 
 
 def _run_with_progress(run: Callable[[Progress | None], EvalRun]) -> EvalRun:
+    return _with_bar("answering", run)
+
+
+T = TypeVar("T")
+
+
+def _with_bar(label: str, run: Callable[[Progress | None], T]) -> T:
     if not is_terminal():
         return run(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("answering"), BarColumn(), MofNCompleteColumn(), transient=True) as bar:
-        task = bar.add_task("eval", total=None)
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None)
         return run(lambda done, total: bar.update(task, completed=done, total=total))
 
 
