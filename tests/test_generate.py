@@ -141,3 +141,42 @@ def test_rag_eval_generate_offline_then_rag_eval_end_to_end(tmp_path: Path) -> N
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n_questions"] == 12 and metrics["citation_validity"] == 1.0
     assert metrics["right_rate"] is not None
+
+
+def test_rag_eval_generate_llm_mode_end_to_end_with_the_fake_server(tmp_path: Path, fake_llm) -> None:  # type: ignore[no-untyped-def]
+    """Each model item is kept only when its quote is verbatim in the article and its answer in the quote."""
+    good = {"question": "Where did Lukashenko meet the Astrakhan governor?", "answer": "Minsk",
+            "quote": "Belarusian President Aleksandr Lukashenko met with Governor of Russia's Astrakhan Oblast "
+                     "Igor Babushkin in Minsk on 2 May."}
+    fake_llm.enqueue(
+        "Sure! " + json.dumps(good),
+        json.dumps({**good, "question": "Whom did Lukashenko meet in Minsk?", "answer": "Igor Babushkin",
+                    "quote": "Lukashenko met Igor Babushkin in Minsk."}),  # not in the article
+        json.dumps({**good, "question": "When did they meet in Minsk?", "answer": "3 May"}),  # not in the quote
+        json.dumps({"question": "How did Lukashenko describe the Astrakhan governor?",
+                    "answer": "a longtime welcome guest",  # straight quotes where the article has curly ones
+                    "quote": 'Therefore he is "a longtime welcome guest" in Belarus.'}),
+    )
+    env = {**os.environ, "NO_COLOR": "1", "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url,
+           "RAG_LLM_API_KEY": "none"}
+    out = tmp_path / "set"
+    gen = subprocess.run([sys.executable, "-m", "rag", "eval", "generate", "--mode", "llm", "--corpus", str(SEEDS),
+                          "--out", str(out), "--n", "2", "--llm-cache", str(tmp_path / "llm.sqlite")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert gen.returncode == 0, gen.stderr
+    assert "kept 2 of 4 tried" in gen.stdout
+    assert "quote not verbatim: 1" in gen.stdout and "answer not in quote: 1" in gen.stdout
+    lines = (out / "dataset.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["header"]["settings"]["model"] == "fake-model"
+    records = [json.loads(line) for line in lines[1:]]
+    assert [r["answers"] for r in records] == [["Minsk"], ["a longtime welcome guest"]]
+    text = load_paths([SEEDS], 5_000_000).articles[0].text
+    for r in records:
+        span = r["evidence_spans"][0]
+        assert text[span["start"]:span["end"]] == r["evidence"][0]
+    assert records[1]["evidence"][0] == "Therefore he is “a longtime welcome guest” in Belarus."
+    run = subprocess.run([sys.executable, "-m", "rag", "eval", "--dataset", str(out / "dataset.jsonl"),
+                          "--corpus", str(SEEDS), "--out", str(tmp_path / "eval")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n_questions"] == 2

@@ -140,7 +140,9 @@ def generate_command(corpus: tuple[Path, ...], out: Path, n: int, seed: int, sin
             loaded.articles, options, complete, progress, settings=extra))
         counts = write_set(generated, loaded.articles, out, seed)
     stats = generated.stats
-    click.echo(f"kept {stats.kept} of {stats.tried} tried in {stats.seconds:g} s"
+    calls = f", {stats.calls} model calls, {stats.seconds / max(1, stats.kept):.2f} s per kept item" \
+        if mode == "llm" else ""
+    click.echo(f"kept {stats.kept} of {stats.tried} tried in {stats.seconds:g} s{calls}"
                + "".join(f"; {k}: {v}" for k, v in sorted(stats.dropped.items())))
     click.echo(f"refusal twin: {counts['unanswerable']} unanswerable, {counts['answerable']} answerable, "
                f"{counts['removed']} articles left out")

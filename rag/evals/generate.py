@@ -86,6 +86,7 @@ class Item:
 class Stats:
     tried: int = 0
     kept: int = 0
+    calls: int = 0  # llm: model calls
     dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -405,7 +406,7 @@ def generate(articles: Sequence[Article], options: GenerateOptions, complete: Co
                 stats.tried += 1
                 continue
             offer(made)
-        stats.dropped.setdefault("model calls", calls)
+        stats.calls = calls
     stats.kept = len(kept)
     stats.seconds = round(time.perf_counter() - t0, 2)
     header = {"generator": "rag-news eval generate", "version": GENERATOR_VERSION,
