@@ -20,6 +20,15 @@ _EMBED_CACHE = click.option(
     help="SQLite file of vectors by model and text, reused across runs (the gate's datasets share corpora); "
          "delete it when the model changes.")
 
+_LLM_CACHE = click.option(
+    "--llm-cache", type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the model's replies by model and messages (rag/llm_cache.py): a re-run asks only "
+         "what it has not asked before.")
+_REPORT = click.option(
+    "--report", type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one self-contained HTML page: metrics, risk-coverage curve, refusals by reason, "
+         "every question with its answer and highlighted quotes.")
+
 
 @click.group("eval", invoke_without_command=True)
 @click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -40,12 +49,18 @@ _EMBED_CACHE = click.option(
               show_default=True, help="Where metrics.json and answers.jsonl go.")
 @click.option("--floors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Fail (exit 1) when a metric breaks a floor in this JSON file.")
+@click.option("--grader", type=click.Choice(["string", "llm"]), default="string", show_default=True,
+              help="llm: also grade each shown answer by meaning with RAG_LLM_MODEL (a fixed rubric, the "
+                   "evidence in the prompt); both graders' numbers are reported, with their agreement.")
+@_LLM_CACHE
+@_REPORT
 @_EMBED_CACHE
 @click.pass_context
 def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...], mode: Mode,
                top_k: int | None, retrieval: RetrievalMethod | None, ignore_history: bool, no_time: bool,
                sample: int | None, out: Path,
-               floors: Path | None, embed_cache: Path | None) -> None:
+               floors: Path | None, grader: str, llm_cache: Path | None, report: Path | None,
+               embed_cache: Path | None) -> None:
     """Measure retrieval, answers, citations and refusals on a dataset.
 
     \b
@@ -72,11 +87,24 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
                                                            sample_size=sample))
     for error in run.corpus_errors + run.dataset.errors:
         click.echo(f"error: {error}", err=True)
+    if grader == "llm":
+        from rag.evals.grader import grade, judge_metrics
+
+        with user_errors():
+            complete, _ = _completer(settings, llm_cache)
+            run.outcomes = _with_bar("grading", lambda progress: grade(run.outcomes, complete, progress))
+        run.metrics.update(judge_metrics(run.outcomes))
     write_results(run, out)
     _print_table({"metric": run.metrics})
     for line in why_summary(run):
         click.echo(line)
     click.echo(f"wrote {out / 'metrics.json'} and {out / 'answers.jsonl'}")
+    if report:
+        from rag.evals.report import load_run, run_report, write_report
+
+        metrics, records = load_run(out / "metrics.json")
+        write_report(run_report(metrics, records, f"rag eval: {dataset.name}"), report)
+        click.echo(f"wrote {report}")
     problems = [f"{len(run.dataset.errors)} dataset error(s)"] if run.dataset.errors else []
     if floors:
         problems += check_floors(run.metrics, json.loads(floors.read_text(encoding="utf-8")))
@@ -89,11 +117,25 @@ def eval_group(ctx: click.Context, dataset: Path | None, corpus: tuple[Path, ...
 @eval_group.command("compare")
 @click.argument("before", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("after", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def compare(before: Path, after: Path) -> None:
-    """Print two metrics.json files side by side with deltas (+ better, - worse)."""
+@_REPORT
+def compare(before: Path, after: Path, report: Path | None) -> None:
+    """Print two metrics.json files side by side with deltas (+ better, - worse).
+
+    With --report, one HTML page of both runs (the answers.jsonl beside each metrics.json),
+    the questions whose verdict changed first.
+    """
     a = json.loads(before.read_text(encoding="utf-8"))
     b = json.loads(after.read_text(encoding="utf-8"))
     _print_table({str(before): a, str(after): b}, deltas=True)
+    if report:
+        from rag.evals.report import compare_report, load_run, write_report
+
+        names = [str(before.parent), str(after.parent)]
+        if names[0] == names[1]:
+            names = [str(before), str(after)]
+        runs = {names[0]: load_run(before), names[1]: load_run(after)}
+        write_report(compare_report(runs, "rag eval compare"), report)
+        click.echo(f"wrote {report}")
 
 
 @eval_group.command("generate")
@@ -108,8 +150,7 @@ def compare(before: Path, after: Path) -> None:
 @click.option("--mode", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
               help="offline: from the sentences' names, numbers and dates, no model; "
                    "llm: RAG_LLM_MODEL at RAG_LLM_BASE_URL writes them, each checked against its article.")
-@click.option("--llm-cache", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file of the model's replies by model and messages (rag/llm_cache.py).")
+@_LLM_CACHE
 def generate_command(corpus: tuple[Path, ...], out: Path, n: int, seed: int, since: str | None, until: str | None,
                      mode: str, llm_cache: Path | None) -> None:
     """Generate a question set from any corpus, with its refusal twin.

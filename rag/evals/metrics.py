@@ -44,6 +44,7 @@ class Outcome:
     answer: Answer
     ranking: Sequence[RankedChunk]  # at least the top 10 retrieved
     latency_ms: float
+    judge: dict[str, Any] | None = None  # the LLM grader's verdict (rag/evals/grader.py), when asked
 
 
 def first_hit_rank(q: Question, ranking: Sequence[RankedChunk]) -> int | None:
