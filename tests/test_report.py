@@ -99,7 +99,7 @@ def test_report_opens_in_chromium_with_the_curve_and_a_highlighted_quote(browser
     assert "the sources do not say" in page.inner_text("table.refusals")
     page.click("button[data-verdict=wrong]")  # the filter shows the wrong answers only
     visible = [r for r in page.locator("tr.question").all() if r.is_visible()]
-    assert len(visible) == 1 and "q8" in visible[0].inner_text()
+    assert len(visible) == 1 and "q6" in visible[0].inner_text()
     page.click("button[data-verdict=all]")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "eval-report.png"), full_page=True)

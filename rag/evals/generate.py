@@ -12,7 +12,9 @@ the span recorded in `evidence_spans`; its answers are found in that slice. Two 
   answer is in it.
 
 Both: near-identical questions are dropped, and so is a question another article answers
-differently (an article holding most of the question's words but not its answer). The refusal
+differently (an article holding most of the question's words but not its answer, published by
+the day the question is asked and, for a "this week" or "latest" question, in the week before it:
+an older story on the same topic is what such a question must tell apart, as real ones do). The refusal
 twin is built as news-dev's was: the articles answering half of the questions are left out of
 the corpus (`corpus-minus.jsonl`), keeping only those questions whose answer no remaining article
 holds; they become unanswerable, the other half stay answerable.
@@ -34,7 +36,9 @@ from rag.citations import locate, normalise
 from rag.sentences import split_paragraphs, split_sentences
 from rag.types import Article
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
+TIME_BOUND_SHARE = 0.45  # of offline questions tied to their week; news-dev's real ones: 47% carry a time cue
+RECENT_DAYS = 7  # what "this week" / "latest" reaches back to
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _STOP = frozenset("""a an and are as at be been by did do does for from had has have he her his how i in into is
 it its of on or our she said says than that the their them there these they this those to was we were what
@@ -191,7 +195,18 @@ def _cloze(sentence: str, start: int, end: int, wh: str) -> str | None:
     bounds.append(len(sentence))
     lo = max(b for b in bounds if b <= start)
     hi = min(b for b in bounds if b >= end)
-    clause = sentence[lo:start] + wh + sentence[end:hi]
+    before, after = sentence[lo:start], sentence[end:hi]
+    # Quiz questions are shorter than news sentences: the detail after the next comma goes, and
+    # so do the words more than 14 before the answer (from a comma when there is one).
+    cut = re.search(r",\s", after[1:])
+    if cut and len(after[:cut.start() + 1].split()) >= 2:
+        after = after[:cut.start() + 1]
+    head = before.split(" ")
+    if len(head) > 15:
+        tail = " ".join(head[-15:])
+        comma = tail.find(", ")
+        before = tail[comma + 2:] if 0 <= comma < len(tail) - 20 else tail
+    clause = before + wh + after
     clause = re.sub(r"\s+", " ", clause).strip(" ,;:.")
     words = clause.split()
     if not 5 <= len(words) <= 32 or sum(w.islower() and w not in _STOP for w in words) < 2:
@@ -287,6 +302,7 @@ class Ambiguity:
 
     def __init__(self, articles: Sequence[Article]) -> None:
         self.texts = {a.id: normalise(a.text).text for a in articles}
+        self.dates = {a.id: (a.published_at or "")[:10] for a in articles}
         self.index: dict[str, set[str]] = {}
         for a in articles:
             for t in terms(a.text):
@@ -302,7 +318,15 @@ class Ambiguity:
                 counts[article_id] = counts.get(article_id, 0) + 1
         needed = max(3, int(0.7 * len(wanted) + 0.999))
         answers = [normalise(a).text for a in item.answers]
+        # As of the day it is asked: later articles are not there yet, and a question tied to its
+        # week ("this week", "latest") is not answered by an older story on the same topic.
+        latest = item.as_of or "9999"
+        earliest = (date.fromisoformat(item.as_of) - timedelta(days=RECENT_DAYS)).isoformat() \
+            if item.as_of and item.type in ("this week", "latest") else ""
         for article_id, count in counts.items():
+            day = self.dates[article_id]
+            if day and not earliest <= day <= latest:
+                continue
             if article_id != item.article_id and count >= needed:
                 if not any(a in self.texts[article_id] for a in answers):
                     return article_id
@@ -375,7 +399,7 @@ def generate(articles: Sequence[Article], options: GenerateOptions, complete: Co
                 while candidates:
                     candidates.sort(key=lambda c: type_counts.get(c.type, 0))
                     item = candidates.pop(0)
-                    if rng.random() < 0.2:
+                    if rng.random() < TIME_BOUND_SHARE:
                         item = time_bound(item, rng)
                     if offer(item):
                         break
