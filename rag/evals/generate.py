@@ -38,6 +38,7 @@ from rag.types import Article
 
 GENERATOR_VERSION = "2"
 TIME_BOUND_SHARE = 0.45  # of offline questions tied to their week; news-dev's real ones: 47% carry a time cue
+CLOZE_BEFORE, CLOZE_AFTER = 14, 40  # words of the clause kept before and after the answer
 RECENT_DAYS = 7  # what "this week" / "latest" reaches back to
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _STOP = frozenset("""a an and are as at be been by did do does for from had has have he her his how i in into is
@@ -202,10 +203,13 @@ def _cloze(sentence: str, start: int, end: int, wh: str) -> str | None:
     if cut and len(after[:cut.start() + 1].split()) >= 2:
         after = after[:cut.start() + 1]
     head = before.split(" ")
-    if len(head) > 15:
-        tail = " ".join(head[-15:])
+    if len(head) > CLOZE_BEFORE + 1:
+        tail = " ".join(head[-CLOZE_BEFORE - 1:])
         comma = tail.find(", ")
         before = tail[comma + 2:] if 0 <= comma < len(tail) - 20 else tail
+    rest = after.split(" ")
+    if len(rest) > CLOZE_AFTER + 1:
+        after = " ".join(rest[:CLOZE_AFTER + 1])
     clause = before + wh + after
     clause = re.sub(r"\s+", " ", clause).strip(" ,;:.")
     words = clause.split()
