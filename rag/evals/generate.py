@@ -79,12 +79,13 @@ class Item:
     end: int
     type: str
     as_of: str | None = None
+    asks: str = ""  # a time-bound question's own kind (who, how many, ...); else its type
 
     def record(self, number: int, text: str) -> dict[str, Any]:
         return {"id": f"gen-{number:04d}", "question": self.question, "answerable": True,
                 "answers": list(self.answers), "evidence": [text[self.start:self.end]],
                 "evidence_spans": [{"article_id": self.article_id, "start": self.start, "end": self.end}],
-                "as_of": self.as_of, "type": self.type}
+                "as_of": self.as_of, "type": self.type, "asks": self.asks or self.type}
 
 
 @dataclass
@@ -231,9 +232,9 @@ def time_bound(item: Item, rng: random.Random) -> Item:
         return item
     if rng.random() < 0.5:
         return Item(item.question[:-1] + " this week?", item.answers, item.article_id, item.start, item.end,
-                    "this week", item.as_of)
+                    "this week", item.as_of, item.type)
     return Item(item.question[:-1] + ", according to the latest reports?", item.answers, item.article_id,
-                item.start, item.end, "latest", item.as_of)
+                item.start, item.end, "latest", item.as_of, item.type)
 
 
 # ---- llm candidates -----------------------------------------------------------------------------
