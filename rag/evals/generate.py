@@ -165,11 +165,17 @@ def _sentence_items(article: Article, sentence: str, offset: int, rng: random.Ra
             yield it
     for m in _NUMBER.finditer(sentence):
         number, noun = m.group(1), m.group(2)
-        if noun.split()[0] in _STOP or re.fullmatch(r"(?:19|20)\d\d", number) or not free(m.start(), m.end()):
+        if noun.split()[0] in _STOP or re.fullmatch(r"(?:19|20)\d\d", number) \
+                or re.search(r"[A-Z][A-Za-z]*[ \-]$", sentence[:m.start()]):  # "Type 2", "Covid-19"
             continue
-        measure = m.group(0)[len(number):].strip()
-        wh = f"how many {measure}"
-        if it := item(m.start(), m.end(), wh, (number,), "how many"):
+        a, measure = m.start(), m.group(0)[len(number):].strip()
+        if sentence[:a].endswith("$"):
+            a = a - 1
+            if "dollar" not in measure:
+                measure = re.sub(r"^((?:million|billion|thousand|hundred) )?", r"\1dollars ", measure, count=1)
+        if not free(a, m.end()):
+            continue
+        if it := item(a, m.end(), f"how many {measure}", (number,), "how many"):
             yield it
     for m in _NAME.finditer(sentence):
         name = m.group(1) or m.group(2)
@@ -177,7 +183,7 @@ def _sentence_items(article: Article, sentence: str, offset: int, rng: random.Ra
         if a == 0 or name.split()[0] in _NOT_NAMES or len(name) < 4 or not free(a, a + len(name)):
             continue
         after, before = sentence[a + len(name):], sentence[:a]
-        if after[:1] in "-–" or re.search(r"[A-Z][a-z]* $", before):
+        if after[:1] in "-–" or re.match(r" \d", after) or re.search(r"[A-Z][a-z]* $", before):
             continue  # part of a longer name ("President-elect", "Giving Tuesday")
         b = a + len(name)
         if re.match(r"^['’]s\b", after):
