@@ -180,3 +180,20 @@ def test_rag_eval_generate_llm_mode_end_to_end_with_the_fake_server(tmp_path: Pa
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n_questions"] == 2
+
+
+def test_since_and_until_pick_the_articles_asked_about() -> None:
+    corpus = articles()
+    days = {a.id: a.published_at for a in corpus}
+    generated = generate(corpus, GenerateOptions(n=30, since="2025-01-01", until="2025-06-30"))
+    assert generated.items and all("2025-01-01" <= (days[i.article_id] or "") <= "2025-06-30"
+                                   for i in generated.items)
+    assert generated.header["settings"]["since"] == "2025-01-01"
+
+
+def test_near_duplicates_are_dropped() -> None:
+    from rag.evals.generate import near_duplicate, terms
+
+    kept = [terms("How many anglers came to the Kamyzyak festival this week?")]
+    assert near_duplicate("How many anglers came to the Kamyzyak festival?", kept)
+    assert not near_duplicate("Which village hosted the Caspian Carp Cup?", kept)

@@ -150,9 +150,10 @@ def compare(before: Path, after: Path, report: Path | None) -> None:
 @click.option("--mode", type=click.Choice(["offline", "llm"]), default="offline", show_default=True,
               help="offline: from the sentences' names, numbers and dates, no model; "
                    "llm: RAG_LLM_MODEL at RAG_LLM_BASE_URL writes them, each checked against its article.")
+@click.option("--max-calls", type=click.IntRange(1), help="llm: model calls before giving up (default 4 n).")
 @_LLM_CACHE
 def generate_command(corpus: tuple[Path, ...], out: Path, n: int, seed: int, since: str | None, until: str | None,
-                     mode: str, llm_cache: Path | None) -> None:
+                     mode: str, max_calls: int | None, llm_cache: Path | None) -> None:
     """Generate a question set from any corpus, with its refusal twin.
 
     \b
@@ -168,7 +169,7 @@ def generate_command(corpus: tuple[Path, ...], out: Path, n: int, seed: int, sin
         if day and not _is_day(day):
             raise click.BadParameter(f"{day!r} is not a date (YYYY-MM-DD)")
     settings = load_settings()
-    options = GenerateOptions(n=n, seed=seed, since=since, until=until, mode=mode)
+    options = GenerateOptions(n=n, seed=seed, since=since, until=until, mode=mode, max_tries=max_calls)
     extra: dict[str, Any] = {"corpus": [str(c) for c in corpus]}
     complete = None
     with user_errors():
