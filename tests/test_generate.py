@@ -122,25 +122,27 @@ def test_every_generated_evidence_slices_back_exactly(sentences: list[str], glue
 
 
 def test_rag_eval_generate_offline_then_rag_eval_end_to_end(tmp_path: Path) -> None:
-    """A fresh clone with no network: generate from seeds/ + evals/corpus, then evaluate on it."""
-    env = {**os.environ, "NO_COLOR": "1", "RAG_LLM_MODEL": "", "HF_HUB_OFFLINE": "1"}
-    env.pop("RAG_LLM_MODEL")
+    """A fresh clone with the network blocked: generate from seeds/ + evals/corpus, then evaluate on it
+    and on its refusal twin."""
+    from tests.test_cli import rag
+
+    corpus = ["--corpus", str(SEEDS), "--corpus", str(ROOT / "evals" / "corpus")]
     out = tmp_path / "set"
-    gen = subprocess.run([sys.executable, "-m", "rag", "eval", "generate", "--corpus", str(SEEDS), "--corpus",
-                          str(ROOT / "evals" / "corpus"), "--out", str(out), "--n", "12", "--seed", "7"],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    gen = rag(tmp_path, "eval", "generate", *corpus, "--out", str(out), "--n", "12", "--seed", "7", offline=True)
     assert gen.returncode == 0, gen.stderr
     assert "kept 12 of" in gen.stdout
     for name in ("dataset.jsonl", "dataset-refusal.jsonl", "corpus-minus.jsonl", "removed.txt", "stats.json"):
         assert (out / name).exists()
-    run = subprocess.run([sys.executable, "-m", "rag", "eval", "--dataset", str(out / "dataset.jsonl"),
-                          "--corpus", str(SEEDS), "--corpus", str(ROOT / "evals" / "corpus"),
-                          "--out", str(tmp_path / "eval")],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    run = rag(tmp_path, "eval", "--dataset", str(out / "dataset.jsonl"), *corpus, "--out", str(tmp_path / "eval"),
+              "--report", str(tmp_path / "eval" / "report.html"), offline=True)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n_questions"] == 12 and metrics["citation_validity"] == 1.0
-    assert metrics["right_rate"] is not None
+    assert metrics["right_rate"] is not None and (tmp_path / "eval" / "report.html").exists()
+    twin = rag(tmp_path, "eval", "--dataset", str(out / "dataset-refusal.jsonl"), "--corpus",
+               str(out / "corpus-minus.jsonl"), "--out", str(tmp_path / "twin"), offline=True)
+    assert twin.returncode == 0, twin.stderr
+    assert json.loads((tmp_path / "twin" / "metrics.json").read_text())["refusal_recall"] is not None
 
 
 def test_rag_eval_generate_llm_mode_end_to_end_with_the_fake_server(tmp_path: Path, fake_llm) -> None:  # type: ignore[no-untyped-def]
