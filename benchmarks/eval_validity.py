@@ -34,13 +34,14 @@ def main() -> None:
     real = load(real_prefix, configs)
     for spec in args.set:
         name, prefix = spec.split("=", 1)
-        rows = compare_sets(real, load(prefix, configs), args.metrics.split(","))
-        print(f"\n### {name} vs {real_name}\n")
-        print("| metric | " + " | ".join(f"{c} real / gen" for c in configs) + " | tau | mean gap |")
-        print("|---" * (len(configs) + 3) + "|")
+        generated = load(prefix, configs)
+        both = [c for c in configs if c in real and c in generated]
+        rows = compare_sets(real, generated, args.metrics.split(","))
+        print(f"\n### {name} vs {real_name} ({', '.join(both)})\n")
+        print("| metric | " + " | ".join(f"{c} real / gen" for c in both) + " | tau | mean gap |")
+        print("|---" * (len(both) + 3) + "|")
         for row in rows:
-            cells = " | ".join(f"{row['real'][c]:.3f} / {row['generated'][c]:.3f}" for c in configs
-                               if c in row["real"])
+            cells = " | ".join(f"{row['real'][c]:.3f} / {row['generated'][c]:.3f}" for c in both)
             tau = "n/a (tie)" if row["tau"] is None else f"{row['tau']:+.2f}"
             print(f"| {row['metric']} | {cells} | {tau} | {row['mean_abs_gap']:.3f} |")
 
