@@ -116,6 +116,14 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert "expected_type" in answers[0] and answers[0]["refusal_reason"] is None
     assert answers[1]["expected_type"] == "number" and answers[1]["refusal_reason"]
     assert "refusals by reason:" in run.stdout and "by expected answer type:" in run.stdout
+    # what users feel: right / wrong shown / refused, and the confidence curve (None until estimated)
+    assert metrics["right_rate"] == 1.0 and metrics["wrong_shown_rate"] == 0.0
+    assert metrics["answered_anyway_rate"] == 0.0 and metrics["shown_precision"] == 1.0
+    assert metrics["coverage"] == 0.5
+    assert metrics["aurc"] is None and metrics["risk_coverage"] is None and metrics["calibration"] is None
+    assert [a["right"] for a in answers] == [True, True] and all("confidence" in a for a in answers)
+    assert "right_rate" in run.stdout and "shown_precision" in run.stdout
+    assert (out / "risk_coverage.svg").read_text().startswith("<svg")
 
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps({**metrics, "hit_at_5": 0.5}))
@@ -124,6 +132,7 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert compare.returncode == 0
     line = next(row for row in compare.stdout.splitlines() if "hit_at_5" in row)
     assert "-0.5 worse" in line
+    assert any("right_rate" in row for row in compare.stdout.splitlines())
 
     floors = tmp_path / "floors.json"
     floors.write_text(json.dumps({"min": {"hit_at_5": 1.1}}))
@@ -139,3 +148,40 @@ def test_answer_recall_folds_typography_case_and_spacing_as_citations_do():
     expected = q("x", answers=(("“Oppenheimer”",), ("New  York",)))
     assert fact_recall(expected, 'The film "oppenheimer" won in new\nyork.') == 1.0
     assert fact_recall(expected, "The film Oppenheimer won.") == 0.0  # the quotes are part of the answer
+
+
+def test_rag_eval_grader_llm_and_report(tmp_path, fake_llm):  # type: ignore[no-untyped-def]
+    """Both graders' numbers, the judge cached by model and messages, and the HTML report."""
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "1", "question": "Which Belarusian milk processing company operates in Astrakhan Oblast?",
+         "answerable": True, "answers": ["Babushkina Krynka"],
+         "evidence": ["one of Belarus' leading milk processing companies Babushkina Krynka"]},
+        {"id": "2", "question": "What is the population of Astrakhan Oblast?", "answerable": False,
+         "answers": [], "evidence": []},
+    ]), encoding="utf-8")
+    fake_llm.enqueue("RIGHT")
+    env = {**os.environ, "NO_COLOR": "1", "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url,
+           "RAG_LLM_API_KEY": "none"}
+    out, cache, report = tmp_path / "out", tmp_path / "llm.sqlite", tmp_path / "r" / "report.html"
+    args = [sys.executable, "-m", "rag", "eval", "--dataset", str(dataset), "--corpus", str(SEEDS), "--out", str(out),
+            "--grader", "llm", "--llm-cache", str(cache), "--report", str(report)]
+    run = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["right_rate"] == 1.0 and metrics["judge_right_rate"] == 1.0
+    assert metrics["judge_n"] == 1 and metrics["judge_agreement"] == 1.0
+    answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert answers[0]["judge"]["verdict"] == "right" and answers[1]["judge"]["verdict"] == "refused"
+    judged = [r for r in fake_llm.requests if "RIGHT or WRONG" in r["messages"][-1]["content"]]
+    assert len(judged) == 1 and "Babushkina Krynka" in judged[0]["messages"][-1]["content"]
+    html = report.read_text()
+    assert "<mark>" in html and "judge: right" in html and "judge_kappa" in html
+    # a second run asks the model nothing: the judge's reply is in the cache
+    again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert len([r for r in fake_llm.requests if "RIGHT or WRONG" in r["messages"][-1]["content"]]) == 1
+    compared = subprocess.run([sys.executable, "-m", "rag", "eval", "compare", str(out / "metrics.json"),
+                               str(out / "metrics.json"), "--report", str(tmp_path / "cmp.html")],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert compared.returncode == 0 and "<svg" in (tmp_path / "cmp.html").read_text()

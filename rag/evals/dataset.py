@@ -52,7 +52,10 @@ def load_dataset(path: Path, corpus: dict[str, str]) -> Dataset:
             continue
         where = f"{path}:{number}"
         try:
-            question = _parse(json.loads(line))
+            record = json.loads(line)
+            if number == 1 and isinstance(record, dict) and set(record) == {"header"}:
+                continue  # a generated set's header: its generator, version and settings
+            question = _parse(record)
         except (json.JSONDecodeError, ValueError, TypeError) as exc:
             errors.append(f"{where}: {exc}")
             continue

@@ -6,13 +6,27 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rag.answering.evidence import answer_type
 from rag.config import Settings
 from rag.evals.dataset import Dataset, load_dataset, sample
-from rag.evals.metrics import RANK_DEPTH, Outcome, RankedChunk, compute, fact_recall, first_hit_rank
+from rag.evals.metrics import (
+    RANK_DEPTH,
+    Metrics,
+    Outcome,
+    RankedChunk,
+    compute,
+    fact_recall,
+    first_hit_rank,
+    is_right,
+    scalar,
+    verdict,
+)
+from rag.evals.plot import risk_coverage_svg
+from rag.evals.report import citation_context
 from rag.loaders import load_paths
 from rag.pipeline import Mode, Pipeline
 from rag.types import Answer, Retrieval, final_answer
@@ -20,10 +34,11 @@ from rag.types import Answer, Retrieval, final_answer
 
 @dataclass
 class EvalRun:
-    metrics: dict[str, float | int | None]
+    metrics: Metrics
     dataset: Dataset
     outcomes: list[Outcome]
     corpus_errors: list[str]
+    texts: dict[str, str] = field(default_factory=dict)  # article id -> text, for quote contexts
 
 
 def run_eval(
@@ -64,27 +79,43 @@ def run_eval(
             outcomes.append(Outcome(q, answer, ranking, latency))
             if progress:
                 progress(i + 1, len(dataset.questions))
-        return EvalRun(compute(outcomes, texts), dataset, outcomes, corpus_errors)
+        return EvalRun(compute(outcomes, texts), dataset, outcomes, corpus_errors, texts)
 
 
 def write_results(run: EvalRun, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(run.metrics, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "risk_coverage.svg").write_text(risk_coverage_svg(run.metrics.get("risk_coverage")),
+                                               encoding="utf-8")
     with (out_dir / "answers.jsonl").open("w", encoding="utf-8") as f:
-        for o in run.outcomes:
-            record = {
-                "id": o.question.id,
-                "type": o.question.type,
-                "answerable": o.question.answerable,
-                "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
-                "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
-                "as_of": o.question.as_of.isoformat() if o.question.as_of else None,
-                "latency_ms": round(o.latency_ms, 2),
-                "expected_type": answer_type(o.question.question),
-                "refusal_reason": refusal_reason(o.answer),
-                **o.answer.model_dump(),
-            }
+        for record in answer_records(run):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def answer_records(run: EvalRun) -> list[dict[str, Any]]:
+    """answers.jsonl's records: each answer, how it was graded, and its quotes' article context."""
+    records = []
+    for o in run.outcomes:
+        text_of = run.texts.get
+        records.append({
+            "id": o.question.id,
+            "type": o.question.type,
+            "answerable": o.question.answerable,
+            "first_hit_rank": first_hit_rank(o.question, o.ranking) if o.question.answerable else None,
+            "answer_recall": fact_recall(o.question, "" if o.answer.refused else o.answer.answer),
+            "right": is_right(o),
+            "verdict": verdict(o),
+            "expected": ["|".join(fact) for fact in o.question.answers],
+            "as_of": o.question.as_of.isoformat() if o.question.as_of else None,
+            "latency_ms": round(o.latency_ms, 2),
+            "expected_type": answer_type(o.question.question),
+            "refusal_reason": refusal_reason(o.answer),
+            **o.answer.model_dump(),
+            "citation_context": [{"n": c.n, **citation_context(text_of(c.article_id, ""), c.start, c.end)}
+                                 for c in o.answer.citations],
+            **({"judge": o.judge} if o.judge is not None else {}),
+        })
+    return records
 
 
 def refusal_reason(answer: Answer) -> str | None:
@@ -115,15 +146,16 @@ def why_summary(run: EvalRun) -> list[str]:
     return (["refusals by reason:", *lines] if lines else []) + (["by expected answer type:", *typed] if typed else [])
 
 
-def check_floors(metrics: dict[str, float | int | None], floors: dict[str, dict[str, float]]) -> list[str]:
-    """Breaches of `{"min": {...}, "max": {...}}`; a None metric with a floor is a breach too."""
+def check_floors(metrics: Metrics, floors: dict[str, dict[str, float]]) -> list[str]:
+    """Breaches of `{"min": {...}, "max": {...}}`; a None metric with a floor is a breach too.
+    A key may name a scalar inside a dict metric: `calibration.brier`."""
     breaches = []
     for key, bound in floors.get("min", {}).items():
-        value = metrics.get(key)
+        value = scalar(metrics, key)
         if value is None or value < bound:
             breaches.append(f"{key} = {value} is below its floor {bound}")
     for key, bound in floors.get("max", {}).items():
-        value = metrics.get(key)
+        value = scalar(metrics, key)
         if value is None or value > bound:
             breaches.append(f"{key} = {value} is above its ceiling {bound}")
     return breaches
