@@ -116,11 +116,13 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert "expected_type" in answers[0] and answers[0]["refusal_reason"] is None
     assert answers[1]["expected_type"] == "number" and answers[1]["refusal_reason"]
     assert "refusals by reason:" in run.stdout and "by expected answer type:" in run.stdout
-    # what users feel: right / wrong shown / refused, and the confidence curve (None until estimated)
+    # what users feel: right / wrong shown / refused, and the curve over each answer's confidence
     assert metrics["right_rate"] == 1.0 and metrics["wrong_shown_rate"] == 0.0
     assert metrics["answered_anyway_rate"] == 0.0 and metrics["shown_precision"] == 1.0
     assert metrics["coverage"] == 0.5
-    assert metrics["aurc"] is None and metrics["risk_coverage"] is None and metrics["calibration"] is None
+    assert 0 < answers[0]["confidence"] <= 1 and metrics["aurc"] == 0.0  # one shown answer, and it is right
+    assert metrics["risk_coverage"] and metrics["risk_coverage"][-1]["coverage"] == 0.5
+    assert metrics["calibration"]["brier"] is not None
     assert [a["right"] for a in answers] == [True, True] and all("confidence" in a for a in answers)
     assert "right_rate" in run.stdout and "shown_precision" in run.stdout
     assert (out / "risk_coverage.svg").read_text().startswith("<svg")
