@@ -123,8 +123,14 @@ async function render(box, turn, result) {
   const answer = box.querySelector(".answer");
   answer.replaceChildren(...withMarkers(result.answer, turn, new Set(result.citations.map((c) => String(c.n)))));
   if (result.refused) box.classList.add("refused");
-  for (const sentence of result.unsupported || []) {
-    box.append(el("p", { class: "unsupported" }, `Not supported by the quoted sources: “${sentence}”`));
+  const reasons = result.unsupported_reasons || [];
+  (result.unsupported || []).forEach((sentence, i) => {
+    const why = reasons[i] || "not supported by the quoted sources";
+    box.append(el("p", { class: "unsupported" }, `Left out: “${sentence}” (${why})`));
+  });
+  if (typeof result.confidence === "number" && !result.refused) {
+    box.append(el("p", { class: "confidence", title: "the calibrated probability that this answer is right" },
+      `Confidence: ${Math.round(result.confidence * 100)}%`));
   }
   const v = result.verification || {};
   if (v.dropped) {

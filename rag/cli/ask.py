@@ -95,6 +95,8 @@ def print_answer_details(answer: Answer) -> None:
                    "and were dropped.")
     if answer.notice:
         say(f"Note: {answer.notice}")
+    if answer.confidence is not None and not answer.refused:
+        say(f"Confidence: {int(answer.confidence * 100 + 0.5)}% (the calibrated probability that this answer is right)")
     if answer.as_of and answer.citations:
         say(f"(as of {answer.as_of}; each source's date is shown with it)")
     if answer.citations:
