@@ -59,8 +59,8 @@ def test_the_page_answers_and_a_marker_shows_its_quote_in_the_article(site, page
     ask(page, SEED_QUESTION, 1)
     expected = httpx.post(f"{site}/v1/ask", json={"question": SEED_QUESTION}, timeout=60).json()
     assert page.inner_text("#turn-1 .answer").replace("\n", " ").startswith(expected["answer"][:60])
-    # how sure the answer is, as the API says it
-    assert page.inner_text("#turn-1 .confidence") == f"Confidence: {int(expected['confidence'] * 100 + 0.5)}%"  # JS Math.round
+    # how sure the answer is, as the API says it (rounded half up, as JavaScript's Math.round)
+    assert page.inner_text("#turn-1 .confidence") == f"Confidence: {int(expected['confidence'] * 100 + 0.5)}%"
 
     page.click("#turn-1 a.marker[data-n='3']")
     assert page.evaluate("location.hash") == "#src-1-3"
