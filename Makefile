@@ -49,10 +49,12 @@ test: install lint browser pytest eval-gate
 pytest: install browser
 	$(BIN)/python -m pytest $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
-## The unit tests alone (tests/unit: answering, retrieval, LLM retries; a hashing fake embedder, no model).
+## The unit tier alone (tests/unit: no model, no server, no process; the hashing fake embedder and a
+## scripted in-process LLM), with its coverage of rag/answering/ (at least 80%). docs/TESTING.md has the tiers.
 ## The hypothesis and schemathesis plugins are left out: importing them costs more than the tests.
 unit: install
-	$(BIN)/python -m pytest tests/unit -q -p no:hypothesispytest -p no:schemathesis -p no:anyio
+	$(BIN)/python -m pytest tests/unit -q -p no:hypothesispytest -p no:schemathesis -p no:anyio \
+	  --cov=rag/answering --cov-report=term --cov-fail-under=80
 
 eval-gate: install
 	$(FRESH_CACHE)

@@ -1,9 +1,12 @@
-"""Shared fixtures: one loaded embedder per session, fresh stores, a real `chroma run` server."""
+"""Shared fixtures: one loaded embedder per session, fresh stores, a real `chroma run` server; and
+the tiers: every test outside tests/unit is marked by what it needs (`pytest_collection_modifyitems`)."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +26,62 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_ID = "000_c06dfa642b09c354.txt"
 SEED_QUESTION = "What did Belarus offer Astrakhan?"
+
+
+# --- tiers (docs/TESTING.md) ---------------------------------------------------------------------
+# tests/unit needs no model, no server and no process. Everything else is marked, from the fixtures
+# it uses and the code it runs (its own body, its fixtures', and the module functions it calls):
+_NEEDS = {
+    "model": re.compile(r"\bminilm\b|LocalMiniLM|Pipeline\.from_settings|CliRunner|create_app|run_eval|"
+                        r"\bserving\(|sys\.executable, \"-m\", \"rag\""),
+    "chroma_server": re.compile(r"\bchroma_url\b|start_chroma|RAG_CHROMA_URL"),
+    "llm_fake": re.compile(r"\bfake_llm(_server)?\b|FakeLLM"),
+    "browser": re.compile(r"playwright|chromium"),
+    "processes": re.compile(r"subprocess|Popen|pexpect|\bserving\(|start_chroma|StemWorker|multiprocessing|"
+                            r"sys\.executable"),
+}
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def _code_of(item: pytest.Function) -> str:
+    """The source a test runs that this file can see: its body, its fixtures', and the module-level
+    functions those name (one level), so a helper that starts a process marks its callers."""
+    module = item.module
+    funcs = [item.obj] + [defs[-1].func for defs in item._fixtureinfo.name2fixturedefs.values()]
+    seen: set[object] = set()
+    parts: list[str] = []
+    for fn in funcs:
+        if fn in seen:
+            continue
+        seen.add(fn)
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            continue
+        parts.append(source)
+        for name in set(re.findall(r"\b([A-Za-z_]\w*)\(", source)):
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and helper not in seen and helper.__module__ == module.__name__:
+                seen.add(helper)
+                parts.append(inspect.getsource(helper))
+    return "\n".join(parts)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        code = _code_of(item) + " " + " ".join(item.fixturenames)
+        if getattr(item, "callspec", None) is not None and item.callspec.params.get("backend") == "server":
+            code += " chroma_url start_chroma"
+        needs = [name for name, pattern in _NEEDS.items() if pattern.search(code)]
+        if UNIT in Path(item.path).parents:
+            if needs:
+                raise pytest.UsageError(f"{item.nodeid} is in tests/unit but needs {', '.join(needs)}: "
+                                        "move it out of tests/unit")
+            continue
+        for name in needs:
+            item.add_marker(name)
 
 
 class CountingEmbedder:

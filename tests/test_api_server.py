@@ -12,8 +12,6 @@ from openai import OpenAI
 from rag.loaders import load_paths
 from tests.conftest import SEED_QUESTION, SEEDS, serving
 
-pytestmark = pytest.mark.integration
-
 
 def seed_records() -> list[dict[str, str | None]]:
     return [a.model_dump() for a in load_paths([SEEDS], 10**7).articles]

@@ -9,17 +9,10 @@ import pytest
 from rag import chunking
 from rag.config import Settings
 from rag.pipeline import Pipeline
-from rag.store import collection_stem
 from rag.types import Article
 from tests.fakes import HashEmbedder
 
 ARTICLE = Article(id="minsk", title="Talks in Minsk", text="Belarus offered tractors. " * 40)
-
-
-def test_the_collection_stem_names_the_chunker_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = collection_stem("rag", "e", "cl100k_base", 160, 32, 160)
-    monkeypatch.setattr(chunking, "CHUNKER_VERSION", chunking.CHUNKER_VERSION + 1)
-    assert collection_stem("rag", "e", "cl100k_base", 160, 32, 160) != before
 
 
 def test_a_new_chunker_version_chunks_an_unchanged_article_again(tmp_path: Path,

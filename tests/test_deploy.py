@@ -8,11 +8,9 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from tests.conftest import serving
 
-pytestmark = pytest.mark.integration
 STALENESS_S = 1.0
 SLACK_S = 10.0  # loopback and a shared CPU: the bound asserted is staleness plus this
 

@@ -15,14 +15,12 @@ from itertools import islice
 from pathlib import Path
 
 import httpx
-import pytest
 
 from benchmarks.corpus import articles, sentence_bank
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from tests.conftest import SEED_QUESTION, SEEDS, _free_port, serving, start_chroma, stop
 
-pytestmark = pytest.mark.integration
 ARTICLES = list(islice(articles(sentence_bank(400)), 60))
 
 

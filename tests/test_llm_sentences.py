@@ -145,29 +145,6 @@ def test_quotes_mode_stays_available(llm_pipeline, fake_llm):
     assert "QUOTES:" in fake_llm.requests[0]["messages"][0]["content"]
 
 
-def test_a_reply_is_cut_into_sentences_only_once_they_are_complete():
-    from rag.answering.sentences import cut_reply
-
-    assert cut_reply("Machinery is used [S3]. Elevat", final=False) == (["Machinery is used [S3]."], "Elevat")
-    assert cut_reply("Machinery is used. [S", final=False) == ([], "Machinery is used. [S")  # its marker may follow
-    assert cut_reply("Machinery is used. [S3] Eleva", final=False) == (["Machinery is used. [S3]"], "Eleva")
-    assert cut_reply("One [S1]\n- Two [S2]", final=True) == (["One [S1]", "- Two [S2]"], "")
-
-
-def test_only_the_articles_retrieval_is_sure_of_are_sent():
-    from rag.answering.sources import confident
-    from rag.types import RetrievedChunk
-
-    def chunk(article: str, score: float) -> RetrievedChunk:
-        return RetrievedChunk(chunk_id=f"{article}{score}", article_id=article, index=0, start=0, end=1, text="x",
-                              title=article, score=score)
-
-    chunks = [chunk("a", 0.9), chunk("b", 0.85), chunk("a", 0.7), chunk("c", 0.6), chunk("d", 0.84)]
-    assert [c.article_id for c in confident(chunks, 0.1, 3)] == ["a", "b", "a", "d"]
-    assert [c.article_id for c in confident(chunks, 0.1, 2)] == ["a", "b", "a"]
-    assert confident(chunks, 0.1, 0) == chunks  # 0: no limit, everything retrieved
-
-
 def test_a_list_question_names_the_extractive_candidates_after_the_sources(llm_pipeline, fake_llm):
     fake_llm.enqueue(f"Machinery [S{MACHINERY}].")
     llm_pipeline().ask(SEED_QUESTION)

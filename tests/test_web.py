@@ -14,7 +14,6 @@ from playwright.sync_api import sync_playwright
 
 from tests.conftest import ROOT, SEED_QUESTION, SEEDS, serving
 
-pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
 EVIL = {

@@ -45,4 +45,5 @@ def write_fitted(name: str, body: Sequence[str], command: str, data: str, path: 
 
 
 def command_line(name: str, argv: Sequence[str]) -> str:
-    return " ".join(["python -m rag.fit", name, *argv])
+    """The command that wrote a block, as its header records it (without --dry-run)."""
+    return " ".join(["python -m rag.fit", name, *(a for a in argv if a != "--dry-run")])

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import sys
 
+# name -> module with main(argv)
+FITTERS = {"confidence": "rag.fit.confidence", "refusal": "rag.fit.refusal", "recency": "rag.fit.recency"}
+
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    fitters = {"refusal": "rag.fit.refusal", "recency": "rag.fit.recency", "confidence": "rag.fit.confidence"}
-    if not args or args[0] not in fitters:
-        print(f"usage: python -m rag.fit {{{'|'.join(fitters)}}} [options]  (--help after the name for its options)",
+    if not args or args[0] not in FITTERS:
+        print(f"usage: python -m rag.fit {{{'|'.join(FITTERS)}}} [options]  (--help after the name for its options)",
               file=sys.stderr)
         return 2
     from importlib import import_module
 
-    fitter = import_module(fitters[args[0]])
+    fitter = import_module(FITTERS[args[0]])
     return int(fitter.main(args[1:]) or 0)
 
 

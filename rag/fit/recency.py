@@ -61,16 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         questions = questions[: args.limit]
     rows = candidates(pipeline, questions, texts, args.store / f"candidates-{args.dataset}.pickle")
     fitted = report(rows)
-    body = ["RECENCY_PRIORS: dict[CueKind, Prior] = {",
-            *(f"    {kind!r}: Prior({float(p.weight)!r}, {float(p.half_life)!r}, {int(p.window)}),"
-              for kind, p in fitted.items()),
-            "}"]
+    body = literal(fitted)
     data = f"{args.data} {args.dataset} over corpus.jsonl (hybrid retrieval, weighted fusion, MRR@10 per cue kind)"
     if args.limit:
         data += f", first {args.limit} questions"
     write_fitted("recency", body, command_line("recency", argv if argv is not None else sys.argv[1:]), data,
                  dry_run=args.dry_run)
     return 0
+
+
+def literal(priors: dict[Kind, Prior]) -> list[str]:
+    """`priors` as rag/tuning.py writes them."""
+    return ["RECENCY_PRIORS: dict[CueKind, Prior] = {",
+            *(f'    "{kind}": Prior({float(p.weight)!r}, {float(p.half_life)!r}, {int(p.window)}),'
+              for kind, p in priors.items()),
+            "}"]
 
 
 def candidates(pipeline: Pipeline, questions: list[Question], texts: dict[str, str], cache: Path) -> list[Row]:

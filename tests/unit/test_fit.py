@@ -7,6 +7,7 @@ import numpy as np
 from rag import tuning
 from rag.fit import TUNING, write_fitted
 from rag.fit.__main__ import main as fit_command
+from rag.fit.recency import literal as recency_literal
 from rag.fit.recency import main as recency_main
 from rag.fit.refusal import fit, literal, main
 
@@ -61,3 +62,4 @@ def test_the_shipped_values_are_what_the_fitters_write():
     text = TUNING.read_text(encoding="utf-8")
     for name in ("REFUSAL_DATED", "REFUSAL_UNDATED"):
         assert "\n".join(literal(name, getattr(tuning, name))) in text
+    assert "\n".join(recency_literal(tuning.RECENCY_PRIORS)) in text

@@ -1,6 +1,10 @@
 import json
+from pathlib import Path
 
-from rag.loaders import load_paths
+import pytest
+
+from rag.errors import LoadError
+from rag.loaders import FIELD_LIMITS, article_from_record, load_paths
 from tests.conftest import SEED_ID, SEEDS
 
 LIMIT = 10_000
@@ -85,3 +89,13 @@ def test_symlink_loop_in_a_folder_does_not_hang(tmp_path):
     (tmp_path / "a.txt").write_text("Text.", encoding="utf-8")
     (tmp_path / "loop").symlink_to(tmp_path)
     assert [a.id for a in load_paths([tmp_path], LIMIT).articles] == ["a.txt"]
+
+
+@pytest.mark.parametrize("field", sorted(FIELD_LIMITS))
+def test_field_caps_name_the_field(field, tmp_path: Path):
+    record = {"id": "x", "title": "t", "text": "Some text.", field: "a" * (FIELD_LIMITS[field] + 1)}
+    with pytest.raises(LoadError, match=f"'{field}'"):
+        article_from_record(record, "articles[0]", None)
+    (tmp_path / "big.jsonl").write_text(__import__("json").dumps(record) + "\n", encoding="utf-8")
+    loaded = load_paths([tmp_path], 10**7)
+    assert not loaded.articles and f"'{field}'" in loaded.errors[0].reason
