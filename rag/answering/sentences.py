@@ -96,6 +96,7 @@ class _Answer:
     refused: bool = False
     order: dict[int, int] = field(default_factory=dict)  # sentence number -> citation number
     shown: int = 0  # accepted sentences already streamed
+    completed: int = 0  # list items added from the extractive answer's sentences (complete_list)
     terms_of: dict[int, set[str]] = field(default_factory=dict)  # content terms of numbered sentences
 
     claims: ClaimParams = field(default_factory=ClaimParams)
@@ -205,8 +206,9 @@ class _Answer:
         self.accepted.append(_Said(said.plain, cited, 0, said.claim, said.item))
 
     def text_of(self, said: _Said) -> str:
-        if not said.plain:  # a reply of sentence numbers only: those sentences, cited
-            return " ".join(f"{' '.join(self.numbered[n].text.split())} [{self.order[n]}]" for n in said.cited)
+        if not said.plain:  # a reply of sentence numbers only (or a list item added): those sentences, cited
+            text = " ".join(f"{' '.join(self.numbered[n].text.split())} [{self.order[n]}]" for n in said.cited)
+            return f"- {text}" if said.item else text
         marks = "".join(f"[{self.order[n]}]" for n in said.cited)
         body = said.plain.rstrip()
         end = re.search(r"[.!?][\"”’)]*$", body)
@@ -220,6 +222,18 @@ class _Answer:
             out += ("\n" if said.item or self.accepted[i - 1].item else " ") if i else ""
             out += self.text_of(said)
         return out
+
+    def complete_list(self, hints: Sequence[int]) -> None:
+        """A list answer keeps every item the extractive answer found: a hinted sentence that no
+        line of the model's cites becomes a line of its own, the sentence itself (a small model
+        lists three of seven areas). Only when the model answered with a list and did not refuse."""
+        if self.refused or not hints or not any(said.item for said in self.accepted) or self.relevance is not None:
+            return
+        for n in hints:
+            if n not in self.order:
+                self.order[n] = len(self.order) + 1
+                self.accepted.append(_Said("", [n], 0, True, item=True))
+                self.completed += 1
 
     def stream(self) -> str:
         """Answer text that may be shown now: accepted sentences once the evidence is relevant and
@@ -252,8 +266,8 @@ class SentencesAnswerer(LLMAnswerer):
                 raise LLMUnavailable("the LLM's reply broke off mid-answer")
             buffer, reply, state = "", "", _Answer(question, chunks, numbered, ctx, embed)
 
-        messages = sentence_messages(question, sources, list(numbered.values()), _hints(numbered, ctx),
-                                     ctx.when.prompt_day)
+        hints = _hints(numbered, ctx)
+        messages = sentence_messages(question, sources, list(numbered.values()), hints, ctx.when.prompt_day)
         try:
             for piece in ctx.client.stream(messages, ctx.time_left(), on_retry,
                                            max_tokens=ctx.settings.llm_answer_tokens,
@@ -278,6 +292,7 @@ class SentencesAnswerer(LLMAnswerer):
         done, _ = cut_reply(buffer, final=True)
         for sentence in done:
             state.take(sentence)
+        state.complete_list(hints)
         tail = state.stream()
         if tail:
             yield Token(text=tail)
@@ -324,8 +339,11 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
                                       title=s.source.title, published_at=s.source.published_at, quote=s.text,
                                       start=s.start, end=s.end))
         text = state.text()
-        notice = (f"{len(state.unsupported)} sentence(s) of the model's answer were left out: the sentences "
-                  "they cite do not support them.") if state.unsupported else None
+        notes = [f"{len(state.unsupported)} sentence(s) of the model's answer were left out ({state.reasons[0]})."
+                 if state.unsupported else "",
+                 f"{state.completed} item(s) the model left out are the articles' own sentences." if state.completed
+                 else ""]
+        notice = " ".join(n for n in notes if n) or None
         return Answer(question=question, answer=text, refused=False, mode="llm", citations=citations,
                       retrieved=retrieved_of(chunks), verification=verification, unsupported=state.unsupported,
                       unsupported_reasons=state.reasons, notice=notice, usage=usage)
