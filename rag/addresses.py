@@ -64,8 +64,8 @@ def _embedded_v4(ip: IPAddress) -> IPAddress:
 def address_class(ip: IPAddress) -> tuple[str, bool] | None:
     """(what the address is, whether RAG_FETCH_ALLOW_PRIVATE lets it through), or None when it is
     an ordinary public address."""
-    inner = _embedded_v4(ip)
-    for candidate in {ip, inner}:
+    inner = _embedded_v4(ip)  # an IPv6 form of an IPv4 address is judged as that address
+    for candidate in (inner,):
         if candidate.is_unspecified:
             return "an unspecified address", False
         if candidate.is_multicast:

@@ -10,6 +10,7 @@ process would not be faster (the GIL), only harder to bound.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -30,6 +31,11 @@ def _bare(content: str | bytes, url: str) -> dict[str, Any] | None:
     return {name: getattr(doc, name, None) for name in ("text", "title", "url", "sitename", "date")}
 
 
+def _stop(pool: Any) -> None:
+    pool.terminate()
+    pool.join()
+
+
 def extract(content: str | bytes, url: str, timeout_s: float | None) -> dict[str, Any] | None:
     """trafilatura's text and metadata of a page: in this process without a budget, else in the
     worker within `timeout_s` seconds (ExtractionTimeout past it)."""
@@ -42,11 +48,13 @@ def extract(content: str | bytes, url: str, timeout_s: float | None) -> dict[str
         if _pool is None:
             # maxtasksperchild: a worker that grew on a large page is replaced now and then.
             _pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=200)
+            atexit.register(_stop, _pool)
         pending = _pool.apply_async(_bare, (content, url))
         try:
             return pending.get(timeout_s)
         except multiprocessing.TimeoutError:
-            _pool.terminate()
+            _stop(_pool)
+            atexit.unregister(_stop)
             _pool = None
             raise ExtractionTimeout(f"text extraction took longer than {timeout_s:g}s "
                                     "(RAG_FETCH_EXTRACT_TIMEOUT_S); gave up on this page") from None

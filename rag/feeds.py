@@ -17,8 +17,9 @@ on a feed outlives it.
 
 Ownership (issue 27, row 3): an article id is owned by the feed entry that first wrote it (its
 `seen` record). A different entry, of this feed or another, never overwrites or deletes it; it
-records the id as shared. The one exception is a feed entry's own text standing in for a page that
-could not be fetched: the page itself, fetched from the id's own origin, replaces it.
+records the id as shared. The one exception is a stronger claim: the page served at the id's URL
+itself is stronger than a page of the same origin naming that URL as its canonical, which is
+stronger than a feed entry's own text standing in for a page that could not be fetched.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from urllib.parse import urlsplit
 from rag.addresses import AddressPolicy, AddressRefused, Unreachable
 from rag.errors import LoadError, RagError
 from rag.fetch import Fetcher, FetchError, Politeness, Response, check_url, shared_fetcher
+from rag.hygiene import redact_credentials
 from rag.types import Article
-from rag.web import Entry, Feed, entry_article, looks_like_feed, page_article, parse_feed
+from rag.web import Entry, Feed, canonical_url, entry_article, looks_like_feed, page_article, parse_feed
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -88,8 +90,6 @@ class FeedState:
     pending: list[list[Any]] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
-        from rag.hygiene import redact_credentials
-
         out = {k: v for k, v in self.__dict__.items() if k not in ("seen", "pending", "lease_holder",
                                                                    "lease_until")}
         out["url"] = redact_credentials(self.url)
@@ -234,7 +234,11 @@ class Problem:
     failed: bool = True  # False: a notice (the article was still ingested, or the rest waits)
 
     def line(self) -> str:
-        return f"{'error' if self.failed else 'warning'}: {self.where}: {self.reason}"
+        return redact_credentials(f"{'error' if self.failed else 'warning'}: {self.where}: {self.reason}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"where": redact_credentials(self.where), "reason": redact_credentials(self.reason),
+                "failed": self.failed}
 
 
 @dataclass
@@ -283,9 +287,9 @@ class PassReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "counts": {k: self.total(k) for k in ("new", "updated", "unchanged")} | {"failed": self.failed},
-            "feeds": [{"url": f.url, "status": f.status, "entries": f.entries, "deferred": f.deferred,
-                       **f.outcomes} for f in self.feeds],
-            "problems": [{"where": p.where, "reason": p.reason, "failed": p.failed} for p in self.problems],
+            "feeds": [{"url": redact_credentials(f.url), "status": f.status, "entries": f.entries,
+                       "deferred": f.deferred, **f.outcomes} for f in self.feeds],
+            "problems": [p.as_dict() for p in self.problems],
         }
 
 
@@ -297,6 +301,8 @@ class _Work:
     feed: str | None
     entry: Entry | None
     full: bool  # from its page (False: from the feed entry's own text)
+    rank: int = 2  # how strong its claim to the id is: 2 the page at that URL, 1 a page naming it canonical,
+    #                0 a feed entry's own text
     shared: bool = False  # the id is another entry's: not written, recorded as shared
 
     @property
@@ -374,13 +380,16 @@ def run_pass(pipeline: Pipeline, store: FeedStore, fetcher: Fetcher, *, max_entr
     return PassReport([p.result for p in polled])
 
 
-def _owners(states: Iterable[FeedState]) -> dict[str, tuple[str, bool]]:
-    """article id -> (the feed entry that owns it, "feed\nentry key"; whether it is the page itself)."""
-    owners: dict[str, tuple[str, bool]] = {}
+def _owners(states: Iterable[FeedState]) -> dict[str, tuple[str, int]]:
+    """article id -> (the feed entry that owns it, "feed\nentry key"; the rank of its claim)."""
+    owners: dict[str, tuple[str, int]] = {}
     for state in states:
         for key, seen in state.seen.items():
             if seen.get("id") and not seen.get("shared"):
-                owners.setdefault(seen["id"], (f"{state.url}\n{key}", bool(seen.get("full"))))
+                rank = int(seen.get("rank", 2 if seen.get("full") else 0))
+                here = (f"{state.url}\n{key}", rank)
+                if seen["id"] not in owners or owners[seen["id"]][1] < rank:
+                    owners[seen["id"]] = here
     return owners
 
 
@@ -471,8 +480,8 @@ def _retry_pages(state: FeedState, fetcher: Fetcher, limits: PassLimits, polled:
                       fingerprint=seen.get("fp", ""), position=0)
         try:
             page = fetcher.get(seen["link"], deadline=limits.deadline)
-            polled.work.append(_Work(page_article(page, entry, max_chars=p.max_text_chars,
-                                                  timeout_s=p.extract_timeout_s), state.url, entry, full=True))
+            article = page_article(page, entry, max_chars=p.max_text_chars, timeout_s=p.extract_timeout_s)
+            polled.work.append(_Work(article, state.url, entry, full=True, rank=_rank(article, page)))
         except (FetchError, LoadError) as exc:
             polled.result.problems.append(Problem(seen["link"], f"{exc.reason}; still using the feed entry's own "
                                                                 "text", failed=False))
@@ -489,8 +498,8 @@ def _entry_work(entry: Entry, feed: Feed, fetcher: Fetcher, result: FeedResult,
     p = fetcher.policy
     try:
         response = fetcher.get(entry.link, deadline=deadline)
-        return _Work(page_article(response, entry, max_chars=p.max_text_chars, timeout_s=p.extract_timeout_s),
-                     feed.url, entry, full=True)
+        article = page_article(response, entry, max_chars=p.max_text_chars, timeout_s=p.extract_timeout_s)
+        return _Work(article, feed.url, entry, full=True, rank=_rank(article, response))
     except (FetchError, LoadError) as exc:
         reason = exc.reason
     try:
@@ -502,33 +511,46 @@ def _entry_work(entry: Entry, feed: Feed, fetcher: Fetcher, result: FeedResult,
     if entry.text:
         result.problems.append(Problem(entry.link, f"{reason}; ingested the feed entry's own text instead "
                                                    "(the page is tried again next pass)", failed=False))
-        return _Work(entry_article(entry, feed), feed.url, entry, full=False)
+        return _Work(entry_article(entry, feed), feed.url, entry, full=False, rank=0)
     result.outcomes["failed"] += 1
     result.problems.append(Problem(entry.link, f"{reason}; the feed entry has no text of its own to use"))
     return None
 
 
-def _write(pipeline: Pipeline, polled: list[_Polled], owners: dict[str, tuple[str, bool]] | None = None) -> None:
+def _rank(article: Article, response: Response) -> int:
+    """2 when the article's id is the URL its page was served from, 1 when the page named it."""
+    return 2 if article.id == canonical_url(None, response.final_url) else 1
+
+
+def _write(pipeline: Pipeline, polled: list[_Polled], owners: dict[str, tuple[str, int]] | None = None) -> None:
     """All articles of the pass in one ingest; an article listed by two feeds is written once, by
-    the entry that owns its id (see the module docstring)."""
+    the strongest claim (see the module docstring); an id owned by another entry with an equal or
+    stronger claim is left as it is."""
     owners = {} if owners is None else owners
-    unique: dict[str, Article] = {}
+    best: dict[str, _Work] = {}
     for p in polled:
         for w in p.work:
-            me = w.source
-            owner = owners.get(w.article.id)
-            if w.article.id in unique or (owner is not None and me is not None and owner[0] != me
-                                          and (owner[1] or not w.full)):
-                w.shared = True
-                if owner is not None and owner[0] != me and w.article.id not in unique:
-                    feed, _, _key = owner[0].partition("\n")
-                    where = w.entry.link if w.entry and w.entry.link else w.article.id
-                    p.result.problems.append(Problem(where, f"its article id {w.article.id} belongs to an entry of "
-                                                            f"{feed}; left as it is", failed=False))
+            if w.article.id not in best or w.rank > best[w.article.id].rank:
+                best[w.article.id] = w
+    unique: dict[str, Article] = {}
+    for article_id, w in best.items():
+        owner = owners.get(article_id)
+        if owner is not None and w.source is not None and owner[0] != w.source and owner[1] >= w.rank:
+            continue
+        unique[article_id] = w.article
+        if w.source is not None:
+            owners[article_id] = (w.source, w.rank)
+    for p in polled:
+        for w in p.work:
+            if unique.get(w.article.id) is w.article:
                 continue
-            unique[w.article.id] = w.article
-            if me is not None:
-                owners[w.article.id] = (me, w.full)
+            w.shared = True
+            owner = owners.get(w.article.id)
+            if owner is not None and owner[0] != w.source and owner[0].partition("\n")[0] != w.feed:
+                where = w.entry.link if w.entry and w.entry.link else w.article.id
+                p.result.problems.append(Problem(where, f"its article id {w.article.id} belongs to an entry of "
+                                                        f"{owner[0].partition(chr(10))[0]}; left as it is",
+                                                 failed=False))
     statuses: dict[str, str] = {}
     if unique:
         report = pipeline.ingest(list(unique.values()))
@@ -546,11 +568,11 @@ def _write(pipeline: Pipeline, polled: list[_Polled], owners: dict[str, tuple[st
                 old = before.get("id")
                 mine = w.source
                 if (old and old != w.article.id and old not in unique and not before.get("shared")
-                        and owners.get(old, (mine, False))[0] == mine):
+                        and owners.get(old, (mine, 0))[0] == mine):
                     pipeline.delete_article(old)  # the entry's text stood in for a page now fetched
                     owners.pop(old, None)
                 p.state.seen[w.entry.key] = {"fp": w.entry.fingerprint, "id": w.article.id, "full": w.full,
-                                             **({"shared": True} if w.shared else {}),
+                                             "rank": w.rank, **({"shared": True} if w.shared else {}),
                                              **({} if w.full or not w.entry.link else {"link": w.entry.link})}
 
 

@@ -142,6 +142,12 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
         raise FetchError(url, "not a valid URL (bad port)") from None
+    import httpx
+
+    try:
+        httpx.URL(url.strip())
+    except httpx.InvalidURL as exc:
+        raise FetchError(url, f"not a valid URL ({_short(exc)})") from None
     return urlunsplit(parts._replace(fragment=""))
 
 
@@ -201,6 +207,7 @@ class Fetcher:
         hops = [url]
         current = url
         while True:
+            self._vet(url, current)  # before robots.txt: a refused host is not asked anything
             if not self._allowed(current, deadline):
                 raise FetchError(url, f"robots.txt of {_origin(current)} disallows it for "
                                       f"{self.policy.robots_agent!r}" + (f" (redirected to {current})"
@@ -224,6 +231,17 @@ class Fetcher:
                 continue
             return Response(url=url, final_url=current, status=response.status, headers=response.headers,
                             body=response.body)
+
+    def _vet(self, asked: str, url: str) -> list[str]:
+        """The addresses of `url`'s host, or a FetchError when the address policy refuses them."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            return self.policy.addresses.vet(parts.hostname or "", port)
+        except AddressRefused as exc:
+            raise FetchError(asked, exc.reason + (f" (redirected to {url})" if url != asked else "")) from None
+        except Unreachable:
+            return []  # said as "cannot connect" by the request itself
 
     # --- one request, with retries -----------------------------------------------------------
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rag.feeds import FeedResult, PassReport
+from rag.hygiene import redact_credentials
 
 _KEEP = 50
 
@@ -76,17 +77,16 @@ class RefreshJobs:
 
     def _run(self, job: RefreshJob, run: Callable[[Callable[[FeedResult], None]], PassReport]) -> None:
         def progress(result: FeedResult) -> None:
-            job.feeds.append({"url": result.url, "status": result.status, "entries": result.entries,
-                              "changed": result.changed, "deferred": result.deferred,
-                              "problems": [{"where": p.where, "reason": p.reason, "failed": p.failed}
-                                           for p in result.problems]})
+            job.feeds.append({"url": redact_credentials(result.url), "status": result.status,
+                              "entries": result.entries, "changed": result.changed, "deferred": result.deferred,
+                              "problems": [p.as_dict() for p in result.problems]})
 
         try:
             report = run(progress)
             job.report = report.as_dict()
             job.state = "finished"
         except Exception as exc:  # the job says why it stopped; the server goes on
-            job.error = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            job.error = redact_credentials(str(exc).splitlines()[0][:500]) if str(exc) else type(exc).__name__
             job.state = "failed"
         finally:
             job.finished_at = _now()

@@ -158,6 +158,13 @@ class NewsSite:
         self._server: ThreadingHTTPServer | None = None
         self.robots = "User-agent: *\nDisallow: /private/\n"
         self.controls = False  # /_edit, for trying it by hand
+        self.in_flight = 0  # requests being answered now, and the most at once
+        self.max_in_flight = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
 
     @property
     def base(self) -> str:
@@ -174,6 +181,16 @@ class NewsSite:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
+                with site._lock:
+                    site.in_flight += 1
+                    site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                try:
+                    self._get()
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+
+            def _get(self) -> None:
                 status, headers, body, delay = site._answer(self.path, self.headers)
                 route = site.routes.get(self.path)
                 drip = route.drip_s if route is not None else 0.0
