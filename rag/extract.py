@@ -15,11 +15,16 @@ import threading
 from typing import Any
 
 _lock = threading.Lock()
+_START_S = 120.0
 _pool: Any = None
 
 
 class ExtractionTimeout(Exception):  # noqa: N818
     pass
+
+
+def _warm() -> None:
+    import trafilatura  # noqa: F401
 
 
 def _bare(content: str | bytes, url: str) -> dict[str, Any] | None:
@@ -46,9 +51,12 @@ def extract(content: str | bytes, url: str, timeout_s: float | None) -> dict[str
 
     with _lock:
         if _pool is None:
-            # maxtasksperchild: a worker that grew on a large page is replaced now and then.
-            _pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=200)
+            # One worker for the process's life: a replaced worker's start-up would count against
+            # a page's budget. A worker stopped at a budget takes its memory with it.
+            _pool = multiprocessing.get_context("spawn").Pool(1)
             atexit.register(_stop, _pool)
+            # The worker's start (a Python and trafilatura's import) is not part of a page's budget.
+            _pool.apply_async(_warm).get(_START_S)
         pending = _pool.apply_async(_bare, (content, url))
         try:
             return pending.get(timeout_s)

@@ -146,9 +146,13 @@ class FeedStore:
         return [i for i in got["ids"] if not i.startswith(_ROBOTS)]
 
     def remove(self, url: str) -> None:
+        """Stop watching `url`, given as stored or as listed (credentials shown as `***@`)."""
         key = url.strip()
         if self.get(key) is None:
-            raise FeedNotFound(f"{key}: not a watched feed; see `rag feeds list`")
+            listed = [u for u in self.urls() if redact_credentials(u) == key]
+            if len(listed) != 1:
+                raise FeedNotFound(f"{key}: not a watched feed; see `rag feeds list`")
+            key = listed[0]
         self.collection.delete(ids=[key])
 
     def get(self, url: str) -> FeedState | None:
