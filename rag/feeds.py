@@ -248,7 +248,7 @@ class Problem:
 @dataclass
 class FeedResult:
     url: str
-    status: str = ""  # "200", "304", "failed", "skipped"
+    status: str = ""  # "200", "304", "failed", "skipped" (another watcher has it), "deferred" (out of time)
     entries: int = 0
     problems: list[Problem] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=lambda: {"new": 0, "updated": 0, "unchanged": 0,
@@ -260,10 +260,13 @@ class FeedResult:
         if self.status == "failed":
             return f"{self.url}: failed"
         if self.status == "304":
-            retried = f"; {self.changed} page(s) fetched that had failed before" if self.changed else ""
+            retried = (f"; {self.changed} waiting page(s) fetched (left from an earlier pass or failed before)"
+                       if self.changed else "")
             return f"{self.url}: not modified (304){retried}"
         if self.status == "skipped":
             return f"{self.url}: skipped (another watcher is polling it)"
+        if self.status == "deferred":
+            return f"{self.url}: deferred to the next pass"
         return (f"{self.url}: {self.entries} entries, {self.changed} new or changed"
                 + (f", {self.deferred} left for the next pass" if self.deferred else ""))
 
@@ -361,7 +364,7 @@ def run_pass(pipeline: Pipeline, store: FeedStore, fetcher: Fetcher, *, max_entr
 
     def poll(state: FeedState) -> _Polled:
         if limits.over():
-            polled = _Polled(None, FeedResult(state.url, status="skipped", problems=[Problem(
+            polled = _Polled(None, FeedResult(state.url, status="deferred", problems=[Problem(
                 state.url, f"not polled: this pass used its {budget_s:g}s (RAG_FEED_PASS_BUDGET_S); "
                            "it is polled next pass", failed=False)]))
         else:

@@ -399,7 +399,7 @@ class Fetcher:
         """RFC 9309: a 4xx means no rules (""); a 5xx means stay out for now. An unreachable host is
         reported as such: its pages could not be fetched either. Each redirect hop goes through
         check_url and the address policy like any other request."""
-        current = _origin(url) + "/robots.txt"
+        first = current = _origin(url) + "/robots.txt"
         for _ in range(5):
             try:
                 response = self._get_once(current, current, {}, deadline)
@@ -409,7 +409,8 @@ class Fetcher:
                 if exc.reason.startswith("HTTP "):
                     raise FetchError(url, f"robots.txt answered {exc.reason}, so the site is not fetched "
                                           "for now (RFC 9309)") from None
-                raise FetchError(url, exc.reason) from None
+                raise FetchError(url, exc.reason if current == first
+                                 else f"robots.txt redirected to {current}: {exc.reason}") from None
             if response.status in _REDIRECTS and response.headers.get("location"):
                 try:
                     current = check_url(urljoin(current, response.headers["location"]))

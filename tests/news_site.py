@@ -158,6 +158,7 @@ class NewsSite:
         self._server: ThreadingHTTPServer | None = None
         self.robots = "User-agent: *\nDisallow: /private/\n"
         self.controls = False  # /_edit, for trying it by hand
+        self.robots_location: str | None = None  # robots.txt redirects here when set
         self.in_flight = 0  # requests being answered now, and the most at once
         self.max_in_flight = 0
 
@@ -245,6 +246,8 @@ class NewsSite:
             edit_velmora(self)
             return 200, {"Content-Type": "text/plain"}, b"edited /news/velmora-tidal\n", 0.0
         if path == "/robots.txt":
+            if self.robots_location:
+                return 302, {"Location": self.robots_location}, b"", 0.0
             return 200, {"Content-Type": "text/plain"}, self.robots.encode(), 0.0
         route = self.routes.get(path)
         if route is None:

@@ -187,6 +187,16 @@ def test_the_connection_goes_to_the_vetted_address_so_rebinding_cannot_swap_it(s
     assert got.status == 200 and b"Orsk-on-Lake" in got.body
 
 
+def test_a_robots_txt_redirect_to_an_internal_address_is_refused_too(tmp_path, site, internal):
+    site.robots_location = f"{internal.base}/vault"
+    site.set("/news/page", article_html(site.base, "orsk-library"))
+    settings = _settings(tmp_path, fetch_allow_hosts=f"localhost:{site.port}")
+    with fetcher_from_settings(settings) as fetcher:
+        with pytest.raises(FetchError, match=r"robots\.txt redirected to .*refused: 127\.0\.0\.1 is a loopback"):
+            fetcher.get(f"http://localhost:{site.port}/news/page")
+    assert internal.requests() == [] and [h.path for h in site.requests()] == ["/robots.txt"]
+
+
 # --- 2. errors that do not map ports and services (row 2) ---------------------------------------
 
 
@@ -338,7 +348,7 @@ def test_retry_after_a_minute_and_the_pass_budget_bound_a_pass(tmp_path, site, e
     report = _pass(pipeline, budget_s=2.0)
     assert time.monotonic() - t0 < 12
     statuses = [f.status for f in report.feeds]
-    assert "skipped" in statuses, report.as_dict()
+    assert "deferred" in statuses, report.as_dict()
     assert any("RAG_FEED_PASS_BUDGET_S" in pr.reason for pr in report.problems)
     # the lease outlives the pass: budget plus a margin
     state = store.claim(f"{site.base}/slow-0.xml", "me", lease_s=2.0 + 120)

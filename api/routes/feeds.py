@@ -107,7 +107,9 @@ def refresh(pipeline: PipelineDep, settings: SettingsDep, response: Response,
         if missing:
             raise HTTPException(404, redact_credentials(f"{missing[0]}: not a watched feed; add it with "
                                                         "POST /v1/feeds"))
-    fetcher = process_fetcher(settings, robots_cache=store)
+    # The server's Fetcher keeps robots.txt in memory for the process's life; the store's robots
+    # cache is for watchers started by cron (rag watch --once).
+    fetcher = process_fetcher(settings)
 
     def one_pass(progress):  # type: ignore[no-untyped-def]
         return run_pass(pipeline, store, fetcher, max_entries=settings.feed_max_entries,
