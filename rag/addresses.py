@@ -171,15 +171,16 @@ class GuardedBackend:
         self._inner.sleep(seconds)
 
 
-def guarded_transport(policy: AddressPolicy, limits: Any) -> Any:
+def guarded_transport(policy: AddressPolicy, limits: Any, verify: Any = True) -> Any:
     """An httpx transport whose every connection goes through `GuardedBackend`. httpx does not
-    take a network backend, so its pool is rebuilt with one (tests/test_fetch_policy.py checks
-    the connect-time refusal, so an httpx change that breaks this is caught)."""
+    take a network backend, so its pool is rebuilt with one (tests/test_fetching.py checks the
+    connect-time refusal and TLS verification, so an httpx change that breaks this is caught).
+    `verify` is httpx's: True (its default CA bundle) or an ssl.SSLContext."""
     import httpcore
     import httpx
 
-    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
-    ssl_context = transport._pool._ssl_context  # the verifying context httpx built (certifi / system)
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False, verify=verify)
+    ssl_context = transport._pool._ssl_context  # the verifying context httpx built
     transport._pool = httpcore.ConnectionPool(
         ssl_context=ssl_context, max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections, keepalive_expiry=limits.keepalive_expiry,

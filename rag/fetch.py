@@ -305,7 +305,11 @@ class Fetcher:
                     return Response(asked, url, r.status_code, out_headers, body)
             except AddressRefused as exc:  # at connect: the name now resolves somewhere else
                 raise FetchError(asked, exc.reason + where) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout):
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if "CERTIFICATE" in str(exc).upper() and parts.scheme.lower() == "https":
+                    # the server answered: its certificate is not trusted or not for this name
+                    raise FetchError(asked, f"TLS certificate of {_origin(url)} could not be verified "
+                                            f"({_short(exc)})") from None
                 # One reason for every way a connection fails (refused, unreachable, no route,
                 # timed out, no such name): the errors must not map ports and services (row 2).
                 raise _Retryable(f"cannot connect to {_origin(url)}") from None

@@ -197,6 +197,75 @@ def test_a_robots_txt_redirect_to_an_internal_address_is_refused_too(tmp_path, s
     assert internal.requests() == [] and [h.path for h in site.requests()] == ["/robots.txt"]
 
 
+def _tls_site(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An HTTPS server on 127.0.0.1 whose certificate (from a throwaway CA) names only `localhost`."""
+    import http.server
+    import ssl
+
+    d = tmp_path / "tls"
+    d.mkdir()
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=rag-news test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "site.key", "-out", "site.csr", "-subj", "/CN=localhost")
+    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost\n")
+    run("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "site.pem", "-days", "2", "-extfile", "ext.cnf")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = b"User-agent: *\n" if self.path == "/robots.txt" else b"hello over TLS"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(d / "site.pem", d / "site.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, d / "ca.pem"
+
+
+def test_tls_is_verified_against_the_url_host_while_connecting_to_the_vetted_address(tmp_path):
+    """The socket goes to the checked address (127.0.0.1), yet the certificate is checked against
+    the URL's host name (SNI `localhost`): trusted and matching works, an untrusted CA or a name
+    the certificate does not carry is refused."""
+    import ssl
+
+    import httpx
+
+    from rag.addresses import guarded_transport
+    from rag.fetch import Fetcher, Politeness
+
+    server, ca = _tls_site(tmp_path)
+    port = server.server_address[1]
+    try:
+        policy = Politeness.from_settings(_settings(tmp_path, fetch_allow_private=True))
+        with Fetcher(policy) as fetcher:  # the default trust store does not know the test CA
+            with pytest.raises(FetchError, match="TLS certificate of https://localhost:.* could not be verified"):
+                fetcher.get(f"https://localhost:{port}/page")
+        trusted = guarded_transport(policy.addresses, httpx.Limits(max_connections=4),
+                                    verify=ssl.create_default_context(cafile=str(ca)))
+        with Fetcher(policy, transport=trusted) as fetcher:
+            assert fetcher.get(f"https://localhost:{port}/page").body == b"hello over TLS"
+            with pytest.raises(FetchError, match="could not be verified"):  # the IP is not in the certificate
+                fetcher.get(f"https://127.0.0.1:{port}/page")
+        strict = guarded_transport(rag.addresses.AddressPolicy(), httpx.Limits(max_connections=4),
+                                   verify=ssl.create_default_context(cafile=str(ca)))
+        with Fetcher(policy, transport=strict) as fetcher:  # the policy lives in the transport too
+            with pytest.raises(FetchError, match="refused: localhost"):
+                fetcher._request(f"https://localhost:{port}/page", f"https://localhost:{port}/page", {})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --- 2. errors that do not map ports and services (row 2) ---------------------------------------
 
 
