@@ -323,7 +323,6 @@ class _Polled:
     result: FeedResult
     work: list[_Work] = field(default_factory=list)
     response: Response | None = None
-    truncated: bool = False
     listed: set[str] | None = None  # entry keys the feed lists now (a 200)
     pending: list[list[Any]] | None = None  # the state's new pending list, when it changes
 
@@ -460,7 +459,6 @@ def _take(todo: Sequence[Entry], feed: Feed, fetcher: Fetcher, limits: PassLimit
         taken += 1
     polled.result.changed += taken
     polled.result.deferred = len(todo) - taken
-    polled.truncated = taken < len(todo)
     return taken
 
 
