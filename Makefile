@@ -22,15 +22,48 @@ SCALE_CHUNKS ?= 100000
 # Real news for development (never copied into the project); eval-news skips when it is absent.
 NEWS_DEV ?= ../shared/data/news-dev
 
-.PHONY: install browser demo test pytest unit eval-gate eval-news eval lint bench clean
+# The lock files (issue 27, item 5): every package of the dependency tree pinned with its hashes,
+# resolved by uv from PyPI for any platform (--universal). pyproject.toml keeps the ranges;
+# `make lock` re-resolves them, `make lock-check` installs the lock with the oldest pip we support.
+LOCK     = requirements-dev.lock
+APP_LOCK = requirements.lock
+UV_VERSION ?= 0.13.9
+UV       = .uv/bin/uv
+UV_COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 \
+	--index-url https://pypi.org/simple --custom-compile-command "make lock"
+OLDEST_PIP ?= 23.2
 
-$(STAMP): pyproject.toml
+.PHONY: install browser demo test pytest unit eval-gate eval-news eval lint bench clean lock lock-check
+
+# The lock first (hashes required: nothing unpinned or altered is installed), then the project
+# itself without dependencies. The venv's own pip is used as it is: the lock works from pip 23.2.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Re-resolve the lock files from pyproject.toml's ranges (needs PyPI; uv in .uv/, not in the app's venv).
+lock:
+	test -x $(UV) || { $(PYTHON) -m venv .uv && .uv/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(UV_COMPILE) -o $(APP_LOCK)
+	$(UV_COMPILE) --extra dev -o $(LOCK)
+
+## A clean venv with pip $(OLDEST_PIP) installs the lock, and HTML ingest (trafilatura + lxml_html_clean) works.
+lock-check:
+	rm -rf out/lock-check && mkdir -p out/lock-check
+	$(PYTHON) -m venv out/lock-check/venv
+	out/lock-check/venv/bin/python -m pip install --quiet pip==$(OLDEST_PIP)
+	out/lock-check/venv/bin/python -m pip --version
+	out/lock-check/venv/bin/python -m pip install --quiet --require-hashes -r $(APP_LOCK)
+	out/lock-check/venv/bin/python -m pip install --quiet --no-deps -e .
+	out/lock-check/venv/bin/python -m pip check
+	out/lock-check/venv/bin/python -c "import lxml_html_clean, trafilatura"
+	printf '<html><head><title>Lock check</title></head><body><article><h1>Lock check</h1><p>The harbour of Velmora reopened on Monday after the storm, the port authority said in a statement.</p><p>Ferries to the islands will run on the winter timetable until March.</p></article></body></html>' > out/lock-check/page.html
+	cd out/lock-check && RAG_DATA_DIR=store venv/bin/rag ingest page.html
+	@echo "lock-check: pip $(OLDEST_PIP) installed $(APP_LOCK) and ingested an HTML page"
 
 ## Debian's chromium for the browser test (Playwright drives it; nothing is downloaded by Playwright).
 browser:

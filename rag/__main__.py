@@ -1,3 +1,4 @@
 from rag.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned worker process (rag.extract) imports this module as __mp_main__
+    main()

@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     fetch_workers: int = Field(8, ge=1, le=64, description="Requests in flight in all.")
     feed_max_entries: int = Field(100, ge=1, le=100_000, description="New or changed entries taken per feed "
                                                                       "per pass; the rest wait for the next.")
+    # Issue 27: what the server may fetch, and how much work one pass or page may cost.
+    fetch_allow_private: bool = Field(False, description="Fetch loopback and private (RFC 1918, fc00::/7) "
+                                      "addresses too; link-local, multicast and unspecified stay refused.")
+    fetch_allow_hosts: str | None = Field(None, description="Comma-separated `host` or `host:port` names that are "
+                                          "fetched whatever they resolve to (an intranet news site).")
+    feeds_max: int = Field(500, ge=1, le=100_000, description="Feeds one store may watch.")
+    feed_pass_budget_s: float = Field(600.0, ge=1, le=86_400, description="Longest one pass may run; feeds and "
+                                      "entries not reached wait for the next pass.")
+    fetch_max_text_chars: int = Field(200_000, ge=1000, description="Article text kept from one page.")
+    fetch_extract_timeout_s: float = Field(20.0, gt=0, le=600, description="Longest the text extraction of one "
+                                           "page may take (it runs in a worker process that is stopped then).")
+    api_feed_keys: SecretStr | None = Field(None, description="With RAG_API_KEYS set: the keys that may add, "
+                                            "remove and refresh feeds (comma-separated); unset = none may.")
 
 
 

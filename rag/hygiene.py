@@ -151,3 +151,11 @@ def inert_sources_header(text: str) -> str:
     """A line of answer text that starts `Sources:` gets a full-width colon, so the only `Sources:`
     line of a chat reply is the server's own."""
     return _SOURCES_LINE.sub("\\1Sources\uff1a", text) if "Sources:" in text else text
+
+
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s@]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """Text with the `user:password@` of every URL in it written `***@` (issue 27, row 9)."""
+    return _CREDENTIALS.sub(r"\1***@", text) if "@" in text else text

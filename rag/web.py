@@ -2,7 +2,9 @@
 
 An article's id is its canonical URL (the page's <link rel=canonical> or og:url, else the URL it
 was finally served from), so fetching it again is idempotent and an edited page replaces its
-chunks. Every refusal is a LoadError naming the URL and one reason.
+chunks. A canonical URL is taken only on the page's own origin (scheme, host, port): a page
+cannot give its text another site's article id (issue 27, row 3). Every refusal is a LoadError
+naming the URL and one reason.
 """
 
 from __future__ import annotations
@@ -124,9 +126,11 @@ def html_to_text(fragment: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def page_article(response: Response, entry: Entry | None = None) -> Article:
-    """The article on an HTML page. Metadata the page lacks comes from the feed entry."""
-    import trafilatura
+def page_article(response: Response, entry: Entry | None = None, *, max_chars: int = 200_000,
+                 timeout_s: float | None = None) -> Article:
+    """The article on an HTML page. Metadata the page lacks comes from the feed entry. At most
+    `max_chars` of text are kept (cut at a paragraph end); extraction gets `timeout_s` seconds."""
+    from rag.extract import ExtractionTimeout, extract
 
     where = response.url
     kind = response.content_type
@@ -144,24 +148,39 @@ def page_article(response: Response, entry: Entry | None = None) -> Article:
         except UnicodeDecodeError as exc:
             raise LoadError(where, f"declares charset {charset} but byte {exc.start} is not valid "
                                    f"{charset}") from None
-    doc = trafilatura.bare_extraction(content, url=response.final_url, with_metadata=True, include_comments=False)
-    body = (getattr(doc, "text", None) or "") if doc is not None else ""
-    title = (getattr(doc, "title", None) or "").strip() or (entry.title if entry else None) or ""
+    try:
+        doc = extract(content, response.final_url, timeout_s) or {}
+    except ExtractionTimeout as exc:
+        raise LoadError(where, str(exc)) from None
+    body = doc.get("text") or ""
+    title = (doc.get("title") or "").strip() or (entry.title if entry else None) or ""
     lines = [line.strip() for line in body.split("\n") if line.strip()]
     if lines and title and lines[0] == title:
         lines = lines[1:]
-    text = "\n\n".join(lines).strip()
+    text = _capped("\n\n".join(lines).strip(), max_chars)
     if not text:
         raise LoadError(where, "no article text found in the page")
-    canonical = canonical_url(getattr(doc, "url", None), response.final_url)
+    canonical = canonical_url(doc.get("url"), response.final_url)
     return Article(
         id=canonical,
         text=text,
         title=title or first_sentence(text),
         url=canonical,
-        source=(getattr(doc, "sitename", None) or "").strip() or _host(canonical),
-        published_at=_iso_date(getattr(doc, "date", None)) or (entry.published_at if entry else None),
+        source=(doc.get("sitename") or "").strip() or _host(canonical),
+        published_at=_iso_date(doc.get("date")) or (entry.published_at if entry else None),
     )
+
+
+def _capped(text: str, max_chars: int) -> str:
+    """At most `max_chars` of text, ending at a paragraph (else a sentence, else a word) end."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    for sep in ("\n\n", ". ", " "):
+        at = cut.rfind(sep)
+        if at > max_chars // 2:
+            return cut[:at + (1 if sep == ". " else 0)].rstrip()
+    return cut
 
 
 def entry_article(entry: Entry, feed: Feed) -> Article:
@@ -173,11 +192,25 @@ def entry_article(entry: Entry, feed: Feed) -> Article:
 
 
 def canonical_url(declared: str | None, served_from: str) -> str:
+    """The declared canonical URL when it is on the origin the page was served from, else that
+    URL; without fragment or credentials, scheme and host lower-cased."""
     url = urljoin(served_from, declared.strip()) if declared and declared.strip() else served_from
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or _origin_of(url) != _origin_of(served_from):
         parts = urlsplit(served_from)
-    return urlunsplit(parts._replace(fragment="", scheme=parts.scheme.lower(), netloc=parts.netloc.lower()))
+    host = (parts.hostname or "").lower()
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(fragment="", scheme=parts.scheme.lower(), netloc=netloc))
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _host(url: str) -> str:

@@ -158,6 +158,14 @@ class NewsSite:
         self._server: ThreadingHTTPServer | None = None
         self.robots = "User-agent: *\nDisallow: /private/\n"
         self.controls = False  # /_edit, for trying it by hand
+        self.robots_location: str | None = None  # robots.txt redirects here when set
+        self.in_flight = 0  # requests being answered now, and the most at once
+        self.max_in_flight = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.server_address[1])
 
     @property
     def base(self) -> str:
@@ -174,6 +182,16 @@ class NewsSite:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
+                with site._lock:
+                    site.in_flight += 1
+                    site.max_in_flight = max(site.max_in_flight, site.in_flight)
+                try:
+                    self._get()
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+
+            def _get(self) -> None:
                 status, headers, body, delay = site._answer(self.path, self.headers)
                 route = site.routes.get(self.path)
                 drip = route.drip_s if route is not None else 0.0
@@ -228,6 +246,8 @@ class NewsSite:
             edit_velmora(self)
             return 200, {"Content-Type": "text/plain"}, b"edited /news/velmora-tidal\n", 0.0
         if path == "/robots.txt":
+            if self.robots_location:
+                return 302, {"Location": self.robots_location}, b"", 0.0
             return 200, {"Content-Type": "text/plain"}, self.robots.encode(), 0.0
         route = self.routes.get(path)
         if route is None:

@@ -53,7 +53,9 @@ def user_errors() -> Iterator[None]:
     except StoreUnavailable as exc:
         raise click.ClickException(_store_down(exc)) from None
     except RagError as exc:
-        raise click.ClickException(str(exc)) from None
+        from rag.hygiene import redact_credentials, terminal_safe
+
+        raise click.ClickException(redact_credentials(terminal_safe(str(exc)))) from None
     except Exception as exc:
         from rag.store import is_connection_error  # loads pydantic, like the pipeline
 
@@ -81,10 +83,11 @@ def date_option(name: str, help_text: str) -> Callable[[F], F]:
 
 def say(text: str = "", **kwargs: object) -> None:
     """click.echo for anything that may hold article text: C0/C1 controls (ESC[2J, OSC 0 titles,
-    OSC 8 links) are removed, piped or not; newline and tab stay. The one output filter of the CLI."""
-    from rag.hygiene import terminal_safe
+    OSC 8 links) are removed, piped or not; newline and tab stay; a URL's `user:password@` is
+    written `***@`. The one output filter of the CLI."""
+    from rag.hygiene import redact_credentials, terminal_safe
 
-    click.echo(terminal_safe(text), **kwargs)  # type: ignore[arg-type]
+    click.echo(redact_credentials(terminal_safe(text)), **kwargs)  # type: ignore[arg-type]
 
 
 def json_safe(text: str) -> str:

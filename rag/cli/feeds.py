@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import get_pipeline, say, user_errors
+from rag.cli.common import get_pipeline, json_safe, say, user_errors
+
+ALLOW_PRIVATE_HELP = ("Also fetch loopback and private (RFC 1918) addresses, as RAG_FETCH_ALLOW_PRIVATE=true does "
+                      "(for a news site on your own network).")
+
+
+def fetch_settings(pipeline, allow_private: bool):  # type: ignore[no-untyped-def]
+    """The pipeline's settings, with --allow-private applied."""
+    s = pipeline.settings
+    return s.model_copy(update={"fetch_allow_private": True}) if allow_private else s
 
 if TYPE_CHECKING:
     from rag.feeds import FeedResult, FeedStore
@@ -35,15 +44,19 @@ def feeds() -> None:
 
 @feeds.command("add")
 @click.argument("urls", nargs=-1, required=True)
-def add(urls: tuple[str, ...]) -> None:
-    """Watch feeds (http or https URLs of RSS or Atom feeds)."""
+@click.option("--allow-private", is_flag=True, help=ALLOW_PRIVATE_HELP)
+def add(urls: tuple[str, ...], allow_private: bool) -> None:
+    """Watch feeds (http or https URLs of RSS or Atom feeds, without credentials in them)."""
+    from rag.addresses import AddressPolicy
+
     pipeline = get_pipeline()
+    s = fetch_settings(pipeline, allow_private)
     with user_errors():
         store = _store(pipeline)
         for url in urls:
-            state, created = store.add(url)
-            click.echo(f"{'added' if created else 'already watched'}: {state.url}")
-    click.echo("run `rag watch --once` to fetch them now, or `rag watch` to keep polling")
+            state, created = store.add(url, AddressPolicy.from_settings(s), max_feeds=s.feeds_max)
+            say(f"{'added' if created else 'already watched'}: {state.url}")
+    say("run `rag watch --once` to fetch them now, or `rag watch` to keep polling")
 
 
 @feeds.command("remove")
@@ -55,7 +68,7 @@ def remove(urls: tuple[str, ...]) -> None:
         store = _store(pipeline)
         for url in urls:
             store.remove(url)
-            click.echo(f"removed: {url.strip()}")
+            say(f"removed: {url.strip()}")
 
 
 @feeds.command("list")
@@ -66,10 +79,10 @@ def list_feeds(as_json: bool) -> None:
     with user_errors():
         states = _store(pipeline).list()
     if as_json:
-        click.echo(json.dumps([s.public() for s in states], ensure_ascii=False, indent=2))
+        say(json_safe(json.dumps([s.public() for s in states], ensure_ascii=False, indent=2)))
         return
     if not states:
-        click.echo("no feeds; add one with `rag feeds add URL`")
+        say("no feeds; add one with `rag feeds add URL`")
         return
     for s in states:
         checked = f"checked {s.last_checked} ({s.last_status})" if s.last_checked else "not checked yet"
@@ -84,7 +97,8 @@ def list_feeds(as_json: bool) -> None:
 @click.option("--once", is_flag=True, help="One pass, then exit (status 1 if anything failed).")
 @click.option("--feed", "only", multiple=True, metavar="URL", help="Poll only this watched feed (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Each pass's report as one JSON line on stdout.")
-def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
+@click.option("--allow-private", is_flag=True, help=ALLOW_PRIVATE_HELP)
+def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool, allow_private: bool) -> None:
     """Poll the watched feeds and ingest new and changed articles, until stopped.
 
     Each pass sends conditional GETs (an unchanged feed costs one 304), fetches each new or changed
@@ -97,14 +111,14 @@ def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
       rag watch --every 15m
       rag watch --once
     """
-    from rag.feeds import fetcher_from_settings, parse_every, run_pass, watcher_id
+    from rag.feeds import parse_every, process_fetcher, run_pass, watcher_id
 
     try:
         interval = parse_every(every)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
     pipeline = get_pipeline()
-    s = pipeline.settings
+    s = fetch_settings(pipeline, allow_private)
     holder = watcher_id()
     with user_errors():
         store = _store(pipeline)
@@ -115,12 +129,12 @@ def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
 
     def progress(result: FeedResult) -> None:
         if result.status != "failed":  # a failed feed is its error line, printed next
-            click.echo(result.line(), err=True)
+            say(result.line(), err=True)
         for problem in result.problems:
-            click.echo(problem.line(), err=True)
+            say(problem.line(), err=True)
         shown[result.url] = len(result.problems)
 
-    fetcher = fetcher_from_settings(s, robots_cache=store)
+    fetcher = process_fetcher(s, robots_cache=store)
     try:
         while True:
             started = time.monotonic()
@@ -129,30 +143,28 @@ def watch(every: str, once: bool, only: tuple[str, ...], as_json: bool) -> None:
                 with user_errors():
                     report = run_pass(pipeline, store, fetcher, max_entries=s.feed_max_entries,
                                       workers=s.fetch_workers, urls=list(only) or None, holder=holder,
-                                      progress=progress)
+                                      progress=progress, budget_s=s.feed_pass_budget_s, max_feeds=s.feeds_max)
             except click.ClickException as exc:
                 if once:
                     raise
                 # A watcher outlives a store that is down for a while: say so, try again next pass.
-                click.echo(f"error: this pass stopped: {exc.format_message()}; next pass in {every}", err=True)
+                say(f"error: this pass stopped: {exc.format_message()}; next pass in {every}", err=True)
                 failed_any = True
                 time.sleep(max(0.0, interval - (time.monotonic() - started)))
                 continue
             for feed in report.feeds:  # problems found while writing, after the progress line
                 for problem in feed.problems[shown.get(feed.url, 0):]:
-                    click.echo(problem.line(), err=True)
+                    say(problem.line(), err=True)
             if as_json:
-                click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+                say(json_safe(json.dumps(report.as_dict(), ensure_ascii=False)))
             else:
-                click.echo(report.summary())
+                say(report.summary())
             failed_any = failed_any or report.failed > 0
             if once:
                 break
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        say("stopped", err=True)
         return
-    finally:
-        fetcher.close()
     if failed_any:
         raise SystemExit(1)

@@ -17,7 +17,9 @@ _PROGRESS_FROM = 20  # articles; fewer finish before a progress bar would help
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-def ingest(paths: tuple[str, ...]) -> None:
+@click.option("--allow-private", is_flag=True,
+              help="Also fetch URLs on loopback and private (RFC 1918) addresses (RAG_FETCH_ALLOW_PRIVATE).")
+def ingest(paths: tuple[str, ...], allow_private: bool) -> None:
     """Add articles from files and folders (.txt, .md, .json, .jsonl, .html), and from http(s)
     URLs of article pages or RSS/Atom feeds (each entry's page is fetched; an article's id is its
     canonical URL).
@@ -37,7 +39,7 @@ def ingest(paths: tuple[str, ...]) -> None:
     with user_errors():
         loaded = load_paths([p for p in paths if p not in urls], pipeline.settings.max_file_bytes)
         if urls:
-            _add_urls(pipeline, urls, loaded)
+            _add_urls(pipeline, urls, loaded, allow_private)
         for error in loaded.errors:
             say(f"error: {error}", err=True)
         report = ingest_with_progress(pipeline, loaded.articles)
@@ -45,7 +47,7 @@ def ingest(paths: tuple[str, ...]) -> None:
         if status == "failed" and detail:
             say(f"error: {article_id}: {detail}", err=True)
     failed = report.count("failed") + len(loaded.errors)
-    click.echo(
+    say(
         f"{report.count('added')} added, {report.count('updated')} updated, "
         f"{report.count('unchanged')} unchanged, {failed} failed"
     )
@@ -53,13 +55,14 @@ def ingest(paths: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _add_urls(pipeline: Pipeline, urls: list[str], loaded: Loaded) -> None:
-    from rag.feeds import collect_urls, fetcher_from_settings
+def _add_urls(pipeline: Pipeline, urls: list[str], loaded: Loaded, allow_private: bool = False) -> None:
+    from rag.cli.feeds import fetch_settings
+    from rag.feeds import collect_urls, process_fetcher
 
-    with fetcher_from_settings(pipeline.settings) as fetcher:
-        collected = collect_urls(urls, fetcher, pipeline.settings.feed_max_entries)
+    settings = fetch_settings(pipeline, allow_private)
+    collected = collect_urls(urls, process_fetcher(settings), settings.feed_max_entries)
     for notice in collected.notices:
-        click.echo(notice, err=True)
+        say(notice, err=True)
     known = {a.id for a in loaded.articles}
     loaded.articles.extend(a for a in collected.articles if a.id not in known)
     loaded.errors.extend(collected.errors)

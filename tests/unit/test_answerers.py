@@ -182,8 +182,10 @@ def test_sentences_mode_sends_only_the_quoted_article_and_hints_a_list():
     user = requests(ctx)[0][-1]["content"]
     assert "Weather" not in user and "[S4] Astrakhan Governor" in user
     assert user.endswith("These sentences may answer it: S1, S2, S3, S4")
+    # the model's three items, then the hinted sentence it left out, as the article's own sentence
     assert a.answer.splitlines() == ["- Tractors and trailed equipment [1]", "- Passenger vehicles [2]",
-                                     "- Baby food [3]"]
+                                     "- Baby food [3]", f"- {P4} [4]"]
+    assert a.notice == "1 item(s) the model left out are the articles' own sentences."
     assert a.usage is not None and a.usage.completion_tokens > 0
 
 
