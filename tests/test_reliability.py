@@ -252,8 +252,9 @@ LONG_REPLY = ('QUOTES:\n[1] (source 1) "Belarusian President Aleksandr Lukashenk
 def test_a_client_hang_up_closes_the_upstream_llm_stream_within_a_second(route, seeded_dir, fake_llm):
     body = ({"question": SEED_QUESTION, "mode": "llm", "stream": True} if route == "/v1/ask" else
             {"model": "rag-news-llm", "stream": True, "messages": [{"role": "user", "content": SEED_QUESTION}]})
+    # the whole seed as the sources (RAG_LLM_CONTEXT=articles): the scripted reply cites its sentence numbers
     env = {"RAG_DATA_DIR": str(seeded_dir), "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url,
-           "RAG_LLM_DEADLINE_S": "60"}
+           "RAG_LLM_DEADLINE_S": "60", "RAG_LLM_CONTEXT": "articles"}
     with serving(env) as url:
         fake_llm.enqueue(Scripted(LONG_REPLY, piece=16, pace=0.03))  # 6 s more of streaming if read to the end
         with httpx.Client(timeout=30) as http, http.stream("POST", f"{url}{route}", json=body) as response:
