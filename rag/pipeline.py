@@ -18,7 +18,7 @@ from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
 from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
-from rag.errors import ConfigError, LoadError
+from rag.errors import ConfigError, EmbedderUnavailable, LoadError, RagError
 from rag.index import ChunkIndex
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
@@ -47,10 +47,12 @@ T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
 Pending = tuple[Article, str, Status, list[Chunk]]  # an article to write: its hash, status and chunks
 History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user" or "assistant"
-# Articles are chunked, embedded and written in groups of about this many chunks, so a failure
-# (one bad article included) stops the run but keeps every group written before it; a re-run skips
-# those as unchanged (tests/test_faults.py).
+# Articles are chunked, embedded and written in groups of about this many chunks, so a failure of
+# the store stops the run but keeps every group written before it; a re-run skips those as
+# unchanged (tests/test_faults.py). One article the embedder rejects is a per-article error and
+# the rest go on (issue 28); an embedder that fails for every article in a row stops the run.
 _EMBED_GROUP = 64
+_EMBED_FAILS_IN_A_ROW = 3  # articles failing alike, one by one, before the embedder is taken to be down
 _SURELY_FITS_CHARS = 600  # shorter questions skip the token count (ordinary text this short is far below 256)
 _CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
 # Share of the recency prior the extractive answerer sees as similarity: enough to order a week's
@@ -172,8 +174,10 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-chunk") as chunker, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write") as writer:
             pending_write = None
-            for group in _prefetched(chunker, self._groups(todo)):
-                vectors = self.embedder.embed([c.text for _, _, _, chunks in group for c in chunks])
+            for chunked in _prefetched(chunker, self._groups(todo, report, progress)):
+                group, vectors = _embed_each(self.embedder, chunked, report, progress)
+                if not group:
+                    continue
                 if pending_write is not None:
                     pending_write.result()  # surfaces a failed write before the next one starts
                 pending_write = writer.submit(self._write_group, group, vectors, report, progress)
@@ -181,10 +185,18 @@ class Pipeline:
                 pending_write.result()
         return report
 
-    def _groups(self, todo: list[tuple[Article, str, Status]]) -> Iterator[list[Pending]]:
+    def _groups(self, todo: list[tuple[Article, str, Status]], report: IngestReport,
+                progress: Callable[[int], None] | None = None) -> Iterator[list[Pending]]:
         group: list[Pending] = []
         for article, digest, status in todo:
-            group.append((article, digest, status, self.chunk(article, digest)))
+            try:
+                chunks = self.chunk(article, digest)
+            except RagError:
+                raise
+            except Exception as exc:  # one article the chunker cannot cut is that article's error
+                _failed(report, article.id, f"could not be chunked: {_describe(exc)}", progress)
+                continue
+            group.append((article, digest, status, chunks))
             if sum(len(g[3]) for g in group) >= _EMBED_GROUP:
                 yield group
                 group = []
@@ -359,6 +371,53 @@ class Pipeline:
         from rag.answering.build import extractive
 
         return extractive(question, chunks, self.extract(question, chunks, as_of), mode)
+
+
+def _embed_each(embedder: Embedder, group: list[Pending], report: IngestReport,
+                progress: Callable[[int], None] | None) -> tuple[list[Pending], np.ndarray]:
+    """The group's chunk vectors in one call; when that fails, each article's alone, so one
+    article the embedder rejects is reported, naming it, and the others are kept. The articles
+    embedded, with their vectors."""
+    try:
+        return group, embedder.embed([c.text for *_, chunks in group for c in chunks])
+    except RagError:
+        raise
+    except Exception:
+        pass
+    import numpy as np
+
+    kept: list[Pending] = []
+    parts: list[np.ndarray] = []
+    in_a_row: list[Exception] = []
+    for pending in group:
+        try:
+            vectors = embedder.embed([c.text for c in pending[3]])
+        except RagError:
+            raise
+        except Exception as exc:
+            in_a_row.append(exc)
+            _failed(report, pending[0].id, f"could not be embedded: {_describe(exc)}", progress)
+            if len(in_a_row) >= _EMBED_FAILS_IN_A_ROW and not isinstance(exc, ValueError) \
+                    and len({type(e) for e in in_a_row[-_EMBED_FAILS_IN_A_ROW:]}) == 1:
+                raise EmbedderUnavailable(
+                    f"the embedder {embedder.name} failed on {len(in_a_row)} articles in a row ({_describe(exc)}); "
+                    "fix it and re-run the command: what was written is kept and unchanged articles are "
+                    "skipped") from exc
+            continue
+        in_a_row = []
+        kept.append(pending)
+        parts.append(vectors)
+    return kept, (np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
+
+
+def _failed(report: IngestReport, article_id: str, reason: str, progress: Callable[[int], None] | None) -> None:
+    report.results.append((article_id, "failed", reason))
+    if progress:
+        progress(1)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:
