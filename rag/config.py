@@ -18,6 +18,7 @@ AnswerMode = Literal["extractive", "llm"]  # what `auto` resolves to
 RetrievalMethod = Literal["dense", "lexical", "hybrid"]
 Fusion = Literal["weighted", "rrf"]
 EmbedderName = Literal["local", "openai"]
+LocalModel = Literal["minilm", "multilingual-e5-small"]  # RAG_EMBED_MODEL (rag/embedding.py LOCAL_MODELS)
 
 
 def _env(name: str, *fallbacks: str) -> AliasChoices:
@@ -39,12 +40,14 @@ class Settings(BaseSettings):
     chunk_min_tokens: int = Field(160, ge=1, le=2048, description="End a chunk at the next paragraph end past this.")
 
     embedder: EmbedderName = "local"
+    embed_model: LocalModel = Field("minilm", description="The local model: minilm (English, fast) or "
+                                    "multilingual-e5-small (any language; pip extra `multilingual`).")
     openai_embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = Field(None, validation_alias=_env("embedding_api_key", "OPENAI_API_KEY"),
                                                 description="For RAG_EMBEDDER=openai; falls back to OPENAI_API_KEY.")
     embedding_base_url: str | None = Field(None, validation_alias=_env("embedding_base_url"),
                                            description="OpenAI-compatible embeddings server; unset means OpenAI.")
-    embed_threads: int | None = Field(None, ge=1, le=64, description="onnxruntime threads; default min(2, cores).")
+    embed_threads: int | None = Field(None, ge=1, le=64, description="Local model threads; default min(2, cores).")
 
     top_k: int = Field(8, ge=1, le=50)
     retrieval: RetrievalMethod = "hybrid"

