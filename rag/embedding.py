@@ -58,6 +58,14 @@ def embed_query(embedder: Embedder, texts: list[str]) -> np.ndarray:
 
 
 LOCAL_MODELS = ("minilm", "multilingual-e5-small")  # RAG_EMBED_MODEL's names
+# With a multilingual embedder, BM25's share of a chunk in another script than the question
+# (rag/retrieval.py RetrievalParams.cross_lexical; XQuAD dev: 0.05 best of 0, 0.05, 0.1, 0.25, 1).
+CROSS_LEXICAL = 0.05
+
+
+def is_multilingual(embedder: Embedder) -> bool:
+    """Whether the embedder reads a question and a passage in different languages alike (E5)."""
+    return bool(getattr(embedder, "multilingual", False))
 
 
 def local_embedder(model: str, threads: int | None = None) -> Embedder:
@@ -165,6 +173,7 @@ class LocalE5:
 
     name = "multilingual-e5-small-q4"
     max_tokens = 512
+    multilingual = True
 
     def __init__(self, batch_size: int = E5_BATCH, threads: int | None = None) -> None:
         if batch_size < 1:
@@ -227,6 +236,7 @@ class CachedEmbedder:
         self.inner = inner
         self.name = inner.name
         self.max_tokens = inner.max_tokens
+        self.multilingual = is_multilingual(inner)
         self.path = path
         self._lock = threading.Lock()
 

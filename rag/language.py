@@ -78,6 +78,31 @@ def with_language(article: Article) -> Article:
     return article.model_copy(update={"language": detect_language(f"{article.title}\n{article.text}")})
 
 
+_SCRIPTS = {
+    "cyrillic": ("ru", "uk", "be", "bg", "kk", "mk", "sr", "mn", "ky", "tg"),
+    "greek": ("el",), "arabic": ("ar", "fa", "ur", "ps"), "hebrew": ("he", "yi"),
+    "cjk": ("zh", "ja", "ko"), "devanagari": ("hi", "mr", "ne"), "thai": ("th",),
+}
+_SCRIPT_OF = {code: script for script, codes in _SCRIPTS.items() for code in codes}
+
+
+def script_of_language(language: str) -> str:
+    """The script a language is written in ("latin" for the ones not listed)."""
+    return _SCRIPT_OF.get(language, "latin")
+
+
+def script_of_text(text: str) -> str | None:
+    """The script most of a text's letters are in (None: no letters)."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        name = unicodedata.name(ch, "").split(" ")[0].lower()
+        script = {"cjk": "cjk", "hiragana": "cjk", "katakana": "cjk", "hangul": "cjk"}.get(name, name)
+        counts[script if script in _SCRIPTS else "latin"] = counts.get(script if script in _SCRIPTS else "latin", 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
 def has_cyrillic(word: str) -> bool:
     return _CYRILLIC.search(word) is not None
 

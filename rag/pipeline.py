@@ -17,7 +17,7 @@ from rag.answering.extractive import Extract, Params, extract
 from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
-from rag.embedding import Embedder, OpenAIEmbedder, embed_query, local_embedder
+from rag.embedding import CROSS_LEXICAL, Embedder, OpenAIEmbedder, embed_query, is_multilingual, local_embedder
 from rag.errors import ConfigError, EmbedderUnavailable, LoadError, RagError
 from rag.index import ChunkIndex
 from rag.language import with_language
@@ -43,6 +43,7 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.crosslingual import SentenceVectors
     from rag.retrieval import RetrievalParams
 
 T = TypeVar("T")
@@ -105,7 +106,8 @@ class Pipeline:
         where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
         path = (s.lexical_dir or s.data_dir / "lexical") / f"{stem}-{where}-v{SCHEMA_VERSION}.sqlite"
         params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,
-                                 mmr_lambda=s.mmr_lambda)
+                                 mmr_lambda=s.mmr_lambda,
+                                 cross_lexical=CROSS_LEXICAL if is_multilingual(self.embedder) else 1.0)
         return ChunkIndex(store, LexicalIndex(path), params, staleness_s=s.sync_staleness_s, skew_s=s.sync_skew_s,
                           full_check_s=s.full_check_s)
 
@@ -367,7 +369,26 @@ class Pipeline:
         the asker said so (not a default today)."""
         # Chunks carry a recency only when time-awareness set a cue, so with it off this is a no-op.
         weighted = _time_weighted(chunks, self.settings.hybrid_alpha)
-        return extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
+        found = extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
+        return self._across_languages(question, found)
+
+    def _across_languages(self, question: str, found: Extract) -> Extract:
+        """An answer from an article in another script than the question: its sentences chosen
+        by the embedder's similarity instead of shared words (rag/crosslingual.py, issue 28)."""
+        from rag.crosslingual import across_languages
+
+        if not is_multilingual(self.embedder):  # MiniLM's cosines across languages say nothing
+            return found
+        return across_languages(question, found, lambda: self._question_vector(question), self._sentence_vectors)
+
+    @cached_property
+    def _sentence_vectors(self) -> SentenceVectors:
+        from rag.crosslingual import SentenceVectors
+
+        return SentenceVectors(self.embedder.embed)
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        return embed_query(self.embedder, [_clip_question(question, self.embedder)])[0]
 
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
                     as_of: str | None = None) -> Answer:
