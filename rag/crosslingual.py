@@ -9,8 +9,14 @@ similarity of each sentence to the question (a multilingual model reads both lan
 quotes stay the article's sentences, verbatim, at their offsets. Same-script answers are returned
 as they are, so English questions over English news are untouched.
 
+Retrieval uses the same sentence vectors (`rerank`): a chunk is as close to the question as its
+closest sentence, half and half with its fused score, over the best RERANK_DEPTH chunks, when any of
+them is in another script than the question. A paragraph is about one thing and the question
+about one sentence of it; on XQuAD dev hit@1 goes 0.82 -> 0.88, MRR@10 0.89 -> 0.93 (share 0.35 to
+0.7 all do about as well; README "Languages").
+
 Each chunk's sentences are embedded once per process (`SentenceVectors`): a chunk never changes,
-its id holds its content hash.
+its id holds its content hash. The first question that reaches a chunk pays for them.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ if TYPE_CHECKING:
     from rag.types import RetrievedChunk
 
 Embed = Callable[[list[str]], "np.ndarray"]
+RERANK_DEPTH = 5
+RERANK_SHARE = 0.5  # of the closest sentence's cosine in a reranked chunk's score
 SECOND_MARGIN = 0.03  # a second sentence joins the answer when its cosine is this close to the best's
 _MAX_SENTENCES = 2
 _CACHED_CHUNKS = 4096
@@ -58,17 +66,34 @@ class SentenceVectors:
         return spans, vectors
 
 
+def rerank(question: str, vector: np.ndarray, chunks: list[RetrievedChunk],
+           sentences: SentenceVectors) -> list[RetrievedChunk]:
+    """The best RERANK_DEPTH chunks ordered by their fused score and their closest sentence's
+    cosine, half each, when any of them is in another script than the question; else `chunks`."""
+    top = chunks[:RERANK_DEPTH]
+    if not cross_script(question, {c.chunk_id: c.language for c in top}):
+        return chunks
+    closest = []
+    for c in top:
+        spans, vectors = sentences.of(c)
+        closest.append(float((vectors @ vector).max()) if spans else 0.0)
+    order = sorted(range(len(top)), key=lambda i: -((1 - RERANK_SHARE) * top[i].score + RERANK_SHARE * closest[i]))
+    return [top[i] for i in order] + chunks[RERANK_DEPTH:]
+
+
 def across_languages(question: str, found: Extract, question_vector: Callable[[], np.ndarray],
-                     sentences: SentenceVectors) -> Extract:
+                     sentences: SentenceVectors, retrieved: list[RetrievedChunk] | None = None) -> Extract:
     """`found` with its sentences chosen again by similarity to the question, when they come from
-    an article in another script than the question; else `found` itself."""
+    an article in another script than the question; else `found` itself. The sentences are looked
+    for in the chunks `found` quotes and in the first retrieved chunk (the reranked best)."""
     if found.refused or not found.sentences:
         return found
     best = found.sentences[0].chunk
     if not cross_script(question, {best.chunk_id: best.language}):
         return found
-    same_article = (c.chunk for c in found.sentences if c.chunk.article_id == best.article_id)
-    chunks = list({c.chunk_id: c for c in same_article}.values())
+    same_article = [c.chunk for c in found.sentences if c.chunk.article_id == best.article_id]
+    first = [c for c in (retrieved or [])[:1] if cross_script(question, {c.chunk_id: c.language})]
+    chunks = list({c.chunk_id: c for c in first + same_article}.values())
     q = question_vector()
     scored: list[tuple[float, Candidate]] = []
     from rag.answering.extractive import Candidate

@@ -242,7 +242,12 @@ class Pipeline:
             until = cue.as_of.isoformat()
             filters = replace(filters, until=min(filters.until, until) if filters.until else until)
         vector = embed_query(self.embedder, [_clip_question(question, self.embedder)])[0]
-        return self.index.search(question, vector, k, filters, params, cue)
+        found = self.index.search(question, vector, k, filters, params, cue)
+        if not is_multilingual(self.embedder):
+            return found
+        from rag.crosslingual import rerank  # across scripts: by the closest sentence too (issue 28)
+
+        return rerank(question, vector, found, self._sentence_vectors)
 
     def resolve_mode(self, mode: Mode) -> AnswerMode:
         if mode == "auto":
@@ -370,16 +375,17 @@ class Pipeline:
         # Chunks carry a recency only when time-awareness set a cue, so with it off this is a no-op.
         weighted = _time_weighted(chunks, self.settings.hybrid_alpha)
         found = extract(question, weighted, self.params, self.index.article_chunks, as_of)  # type: ignore[arg-type]
-        return self._across_languages(question, found)
+        return self._across_languages(question, found, weighted)
 
-    def _across_languages(self, question: str, found: Extract) -> Extract:
+    def _across_languages(self, question: str, found: Extract, chunks: list[RetrievedChunk]) -> Extract:
         """An answer from an article in another script than the question: its sentences chosen
         by the embedder's similarity instead of shared words (rag/crosslingual.py, issue 28)."""
         from rag.crosslingual import across_languages
 
         if not is_multilingual(self.embedder):  # MiniLM's cosines across languages say nothing
             return found
-        return across_languages(question, found, lambda: self._question_vector(question), self._sentence_vectors)
+        return across_languages(question, found, lambda: self._question_vector(question), self._sentence_vectors,
+                                chunks)
 
     @cached_property
     def _sentence_vectors(self) -> SentenceVectors:

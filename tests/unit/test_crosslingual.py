@@ -41,3 +41,16 @@ def test_an_answer_in_the_question_s_script_is_left_as_it_is() -> None:
     found = extract_of("ru")
     vectors = SentenceVectors(fake_embed)
     assert across_languages("Когда умер Тесла?", found, lambda: np.array([1.0, 0.0]), vectors) is found
+
+
+def test_retrieval_across_scripts_moves_up_the_chunk_holding_the_closest_sentence() -> None:
+    from rag.crosslingual import rerank
+
+    lead = chunk("Тесла был известен своими достижениями. Он жил в Нью-Йорке.", article_id="a", score=0.86)
+    death = chunk(TEXT, article_id="b", score=0.84)
+    ranked = [c.model_copy(update={"language": "ru"}) for c in (lead, death)]
+    vectors = SentenceVectors(fake_embed)
+    q = np.array([1.0, 0.0])
+    assert [c.article_id for c in rerank("What year did Tesla die?", q, ranked, vectors)] == ["b", "a"]
+    same = [c.model_copy(update={"language": "en"}) for c in (lead, death)]
+    assert rerank("What year did Tesla die?", q, same, vectors) == same
