@@ -33,7 +33,7 @@ UV_COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --py
 	--index-url https://pypi.org/simple --custom-compile-command "make lock"
 OLDEST_PIP ?= 23.2
 
-.PHONY: install browser demo test pytest unit eval-gate eval-news eval lint bench clean lock lock-check
+.PHONY: install browser demo test pytest unit eval-gate eval-news eval-xquad eval lint bench clean lock lock-check
 
 # The lock first (hashes required: nothing unpinned or altered is installed), then the project
 # itself without dependencies. The venv's own pip is used as it is: the lock works from pip 23.2.
@@ -49,7 +49,7 @@ install: $(STAMP)
 lock:
 	test -x $(UV) || { $(PYTHON) -m venv .uv && .uv/bin/python -m pip install --quiet uv==$(UV_VERSION); }
 	$(UV_COMPILE) -o $(APP_LOCK)
-	$(UV_COMPILE) --extra dev -o $(LOCK)
+	$(UV_COMPILE) --extra dev --extra multilingual -o $(LOCK)
 
 ## A clean venv with pip $(OLDEST_PIP) installs the lock, and HTML ingest (trafilatura + lxml_html_clean) works.
 lock-check:
@@ -126,3 +126,13 @@ lint: install
 
 clean:
 	rm -rf .rag out
+
+## English questions over Russian paragraphs (issue 28): each local embedder on ../shared/data/xquad-dev.
+XQUAD_DEV ?= ../shared/data/xquad-dev
+XQUAD_MODELS ?= minilm multilingual-e5-small
+eval-xquad: install
+	@if [ ! -f "$(XQUAD_DEV)/dataset.jsonl" ]; then echo "eval-xquad: skipped, no XQuAD dev data at $(XQUAD_DEV)"; exit 0; fi; \
+	set -e; for model in $(XQUAD_MODELS); do \
+	  RAG_EMBED_MODEL=$$model $(BIN)/rag eval --dataset $(XQUAD_DEV)/dataset.jsonl --corpus $(XQUAD_DEV)/corpus.jsonl \
+	    --out out/eval-xquad-$$model --embed-cache out/embed-cache-xquad.sqlite; \
+	done

@@ -28,6 +28,7 @@ class FiltersIn(BaseModel):
     since: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
     until: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, inclusive")
     source: str | None = None
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}$", description="ISO 639-1 (en, ru), as detected at ingest")
 
     _dates = field_validator("since", "until")(real_date)
 

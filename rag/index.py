@@ -40,6 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rag.language import StemItem
 from rag.lexical import LexicalIndex, LoadPage, load_page, load_texts
 from rag.retrieval import RetrievalParams, Retriever
 from rag.stem_worker import StemWorker
@@ -133,7 +134,8 @@ class ChunkIndex:
                 rows = vectors[at: at + len(chunks)]
                 at += len(chunks)
                 info = ArticleInfo(id=article.id, title=article.title, url=article.url, source=article.source,
-                                   published_at=article.published_at, content_hash=digest, n_chunks=len(chunks))
+                                   published_at=article.published_at, content_hash=digest, n_chunks=len(chunks),
+                                   language=article.language)
                 states.append(ArticleState(article.id, seq, info, _published_ts(article), tuple(
                     (_stored(article, c), v) for c, v in zip(chunks, rows, strict=True))))
             self.lexical.apply(states)
@@ -439,7 +441,7 @@ def _stem_worker() -> StemWorker | None:
         return None
 
 
-def _send(worker: StemWorker, texts: list[str]) -> bool:
+def _send(worker: StemWorker, texts: list[StemItem]) -> bool:
     try:
         worker.send(texts)
         return True
@@ -465,4 +467,4 @@ def _published_ts(article: Article) -> int | None:
 def _stored(article: Article, chunk: Chunk) -> StoredChunk:
     return StoredChunk(chunk_id=chunk.id, article_id=article.id, index=chunk.index, start=chunk.start,
                        end=chunk.end, text=chunk.text, title=article.title, published_at=article.published_at,
-                       source=article.source, starts_paragraph=chunk.starts_paragraph)
+                       source=article.source, starts_paragraph=chunk.starts_paragraph, language=article.language)

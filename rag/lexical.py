@@ -6,7 +6,9 @@ process's writes directly. Several processes on one host share the file (WAL mod
 serialises their writes, and per-article `seq`s make every application idempotent.
 
 Text is indexed as the same light stems the rest of the project uses (rag.terms.stem), so a
-question's terms can be looked up in the vocabulary: FTS5 computes BM25 for every row a term
+question's terms can be looked up in the vocabulary; a Russian article's Cyrillic words as their
+Snowball stems, with its capitalised words (names) also in Latin letters (rag/language.py, issue
+28), and a question's Cyrillic words are looked up both ways. FTS5 FTS5 computes BM25 for every row a term
 matches (about 2 µs a row), so on an index of more than 2,000 chunks the terms found in more
 than 2% of them are left out of the query; a question made only of such terms is answered by
 the dense side alone. Each chunk's vector is kept too, so lexical hits get their cosine without a
@@ -26,13 +28,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.terms import STOP_WORDS, fts_token, stems_of, words
+from rag.language import StemItem, fold, has_cyrillic, index_terms, snowball_stem, stems_language
+from rag.terms import STOP_WORDS, fts_token, words
 from rag.types import ArticleInfo, RetrievedChunk
 
 if TYPE_CHECKING:
     from rag.store import ArticleState
 
-SCHEMA_VERSION = 4  # part of the file name: a new layout starts a new file (filled by its first load)
+SCHEMA_VERSION = 5  # part of the file name: a new layout starts a new file (filled by its first load)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, article_id TEXT NOT NULL,
                                  v BLOB);
@@ -44,7 +47,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(chunks, 'row');
 CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, seq REAL NOT NULL, deleted INTEGER NOT NULL,
-    title TEXT, url TEXT, source TEXT, published_at TEXT, content_hash TEXT, n_chunks INTEGER);
+    title TEXT, url TEXT, source TEXT, published_at TEXT, content_hash TEXT, n_chunks INTEGER, language TEXT);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Built after a bulk load (a fresh index loads faster without them), and by every open.
@@ -70,9 +73,16 @@ class LoadPage:
     without_vectors: bool
 
 
-def load_texts(states: Sequence[ArticleState]) -> list[str]:
-    """The chunk texts `load_page` indexes, in its order (for stemming them elsewhere)."""
-    return [chunk.text for state in _loadable(states) for chunk, _ in state.chunks]
+def load_texts(states: Sequence[ArticleState]) -> list[StemItem]:
+    """The chunk texts `load_page` indexes, in its order (for stemming them elsewhere), each with
+    its article's language when that language has a stemmer of its own (`index_terms`)."""
+    return [(chunk.text, lang) if (lang := _stemmed_language(state)) else chunk.text
+            for state in _loadable(states) for chunk, _ in state.chunks]
+
+
+def _stemmed_language(state: ArticleState) -> str | None:
+    language = state.info.language if state.info else None
+    return language if stems_language(language) else None
 
 
 def load_page(states: Sequence[ArticleState], first_rowid: int, stems: Sequence[str] | None = None) -> LoadPage:
@@ -85,13 +95,15 @@ def load_page(states: Sequence[ArticleState], first_rowid: int, stems: Sequence[
         info = state.info
         assert info is not None
         page.records.append((info.id, state.seq, info.title, info.url, info.source, info.published_at,
-                             info.content_hash, info.n_chunks))
-        title_terms = stems_of(info.title)
+                             info.content_hash, info.n_chunks, info.language))
+        language = _stemmed_language(state)
+        title_terms = index_terms((info.title, language) if language else info.title)
         for chunk, vector in state.chunks:
             n += 1
             page.without_vectors = page.without_vectors or vector is None
             page.rows.append((n, chunk.chunk_id, chunk.article_id, _blob(vector)))
-            terms = next(stemmed) if stemmed is not None else stems_of(chunk.text)
+            terms = next(stemmed) if stemmed is not None else \
+                index_terms((chunk.text, language) if language else chunk.text)
             page.texts.append((n, terms, title_terms, chunk.text, chunk.chunk_id, chunk.article_id,
                                chunk.index, chunk.start, chunk.end, state.published_ts, int(chunk.starts_paragraph)))
     return page
@@ -178,10 +190,10 @@ class LexicalIndex:
         with self._lock:
             for batch in _chunked(sorted(ids)):
                 for r in self.conn.execute(
-                        "SELECT id, title, url, source, published_at, content_hash, n_chunks FROM articles "
+                        "SELECT id, title, url, source, published_at, content_hash, n_chunks, language FROM articles "
                         f"WHERE deleted = 0 AND id IN ({','.join('?' * len(batch))})", batch):
                     found[r[0]] = ArticleInfo(id=r[0], title=r[1], url=r[2], source=r[3], published_at=r[4],
-                                              content_hash=r[5], n_chunks=r[6])
+                                              content_hash=r[5], n_chunks=r[6], language=r[7])
         return found
 
     # --- writes ---------------------------------------------------------------------------
@@ -239,7 +251,7 @@ class LexicalIndex:
         """A page's records and rows (the one place they are written: loads and changes alike)."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO articles (id, seq, deleted, title, url, source, published_at, content_hash,"
-            " n_chunks) VALUES (?,?,0,?,?,?,?,?,?)", page.records)
+            " n_chunks, language) VALUES (?,?,0,?,?,?,?,?,?,?)", page.records)
         self.conn.executemany("INSERT INTO rows (id, chunk_id, article_id, v) VALUES (?, ?, ?, ?)", page.rows)
         self.conn.executemany(
             "INSERT INTO chunks (rowid, terms, title_terms, text, chunk_id, article_id, idx, start, end_,"
@@ -284,7 +296,7 @@ class LexicalIndex:
     # --- reads ----------------------------------------------------------------------------
 
     def search(self, match: str, k: int, since_ts: int | None = None, until_ts: int | None = None,
-               source: str | None = None) -> list[RetrievedChunk]:
+               source: str | None = None, language: str | None = None) -> list[RetrievedChunk]:
         """Best first for an FTS5 query from `match()`; `score` is BM25 (higher is better)."""
         if not match:
             return []
@@ -292,7 +304,8 @@ class LexicalIndex:
                f"-bm25(chunks, {_WEIGHTS}) AS score FROM chunks WHERE chunks MATCH ?"]
         args: list[object] = [match]
         for clause, value in (("published_ts >= ?", since_ts), ("published_ts <= ?", until_ts),
-                              ("article_id IN (SELECT id FROM articles WHERE source = ? AND deleted = 0)", source)):
+                              ("article_id IN (SELECT id FROM articles WHERE source = ? AND deleted = 0)", source),
+                              ("article_id IN (SELECT id FROM articles WHERE language = ? AND deleted = 0)", language)):
             if value is not None:
                 sql.append(f"AND {clause}")
                 args.append(value)
@@ -303,7 +316,8 @@ class LexicalIndex:
         infos = self.infos({r[1] for r in rows})
         return [RetrievedChunk(chunk_id=r[0], article_id=r[1], index=r[2], start=r[3], end=r[4], text=r[5],
                                title=infos[r[1]].title, published_at=infos[r[1]].published_at,
-                               source=infos[r[1]].source, starts_paragraph=bool(r[6]), score=float(r[7]))
+                               source=infos[r[1]].source, starts_paragraph=bool(r[6]), score=float(r[7]),
+                               language=infos[r[1]].language)
                 for r in rows if r[1] in infos]
 
     def scores(self, match: str, ids: Sequence[str]) -> dict[str, float]:
@@ -373,11 +387,12 @@ def _chunked(items: list[str], size: int = 500) -> Iterator[list[str]]:
 
 
 def query_stems(text: str) -> list[str]:
+    """A question's terms; a Cyrillic word both as written and as its Russian stem (how a
+    Russian article holds it, `index_terms`)."""
     terms: list[str] = []
     for w in words(text):
         if w.lower() in STOP_WORDS or (len(w) < 2 and not w.isdigit()):
             continue
-        s = fts_token(w)
-        if s and s not in terms:
-            terms.append(s)
+        forms = [fts_token(w), fold(snowball_stem(w))] if has_cyrillic(w) else [fts_token(w)]
+        terms.extend(s for s in forms if s and s not in terms)
     return terms[:_MAX_TERMS]

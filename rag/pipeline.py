@@ -18,9 +18,10 @@ from rag.answering.extractive import Extract, Params, extractive_answer
 from rag.answering.followup import rewrite
 from rag.chunking import chunk_article
 from rag.config import AnswerMode, Mode, Settings
-from rag.embedding import Embedder, LocalMiniLM, OpenAIEmbedder
-from rag.errors import LoadError
+from rag.embedding import CROSS_LEXICAL, Embedder, OpenAIEmbedder, embed_query, is_multilingual, local_embedder
+from rag.errors import EmbedderUnavailable, LoadError, RagError
 from rag.index import ChunkIndex
+from rag.language import with_language
 from rag.llm_client import Deadline, LLMClient, LLMConfig
 from rag.store import ChunkStore, collection_stem, open_client
 from rag.timecues import AsOf, TimeCue, as_of_date, bounds_event, parse_cue, stale_notice
@@ -30,6 +31,7 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
     Article,
     ArticleInfo,
     Chunk,
+    Citation,
     Filters,
     Final,
     Retrieval,
@@ -42,16 +44,19 @@ from rag.types import (  # Filters is re-exported: callers build it next to the 
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.crosslingual import SentenceVectors
     from rag.retrieval import RetrievalParams, Retriever
 
 T = TypeVar("T")
 Status = Literal["added", "updated", "unchanged", "failed"]
 Pending = tuple[Article, str, Status, list[Chunk]]  # an article to write: its hash, status and chunks
 History = Sequence[tuple[str, str]]  # (role, text), oldest first; role is "user" or "assistant"
-# Articles are chunked, embedded and written in groups of about this many chunks, so a failure
-# (one bad article included) stops the run but keeps every group written before it; a re-run skips
-# those as unchanged (tests/test_faults.py).
+# Articles are chunked, embedded and written in groups of about this many chunks, so a failure of
+# the store stops the run but keeps every group written before it; a re-run skips those as
+# unchanged (tests/test_faults.py). One article the embedder rejects is a per-article error and
+# the rest go on (issue 28); an embedder that fails for every article in a row stops the run.
 _EMBED_GROUP = 64
+_EMBED_FAILS_IN_A_ROW = 3  # articles failing alike, one by one, before the embedder is taken to be down
 _SURELY_FITS_CHARS = 600  # shorter questions skip the token count (ordinary text this short is far below 256)
 _CLIP_KEEP = 0.8  # a question over the window is cut to this share of its words until it fits
 
@@ -83,7 +88,7 @@ class Pipeline:
         if s.embedder == "openai":
             key = s.embedding_api_key.get_secret_value() if s.embedding_api_key else None
             return OpenAIEmbedder(s.openai_embedding_model, key, s.embedding_base_url)
-        return LocalMiniLM(threads=self.settings.embed_threads)
+        return local_embedder(s.embed_model, threads=s.embed_threads)
 
     @cached_property
     def index(self) -> ChunkIndex:
@@ -99,7 +104,8 @@ class Pipeline:
         where = hashlib.sha1((s.chroma_url or "embedded").encode()).hexdigest()[:8]
         path = (s.lexical_dir or s.data_dir / "lexical") / f"{stem}-{where}-v{SCHEMA_VERSION}.sqlite"
         params = RetrievalParams(method=s.retrieval, fusion=s.hybrid_fusion, alpha=s.hybrid_alpha,
-                                 mmr_lambda=s.mmr_lambda)
+                                 mmr_lambda=s.mmr_lambda,
+                                 cross_lexical=CROSS_LEXICAL if is_multilingual(self.embedder) else 1.0)
         return ChunkIndex(store, LexicalIndex(path), params, staleness_s=s.sync_staleness_s, skew_s=s.sync_skew_s,
                           full_check_s=s.full_check_s)
 
@@ -170,8 +176,10 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-chunk") as chunker, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-write") as writer:
             pending_write = None
-            for group in _prefetched(chunker, self._groups(todo)):
-                vectors = self.embedder.embed([c.text for _, _, _, chunks in group for c in chunks])
+            for chunked in _prefetched(chunker, self._groups(todo, report, progress)):
+                group, vectors = _embed_each(self.embedder, chunked, report, progress)
+                if not group:
+                    continue
                 if pending_write is not None:
                     pending_write.result()  # surfaces a failed write before the next one starts
                 pending_write = writer.submit(self._write_group, group, vectors, report, progress)
@@ -179,10 +187,19 @@ class Pipeline:
                 pending_write.result()
         return report
 
-    def _groups(self, todo: list[tuple[Article, str, Status]]) -> Iterator[list[Pending]]:
+    def _groups(self, todo: list[tuple[Article, str, Status]], report: IngestReport,
+                progress: Callable[[int], None] | None = None) -> Iterator[list[Pending]]:
         group: list[Pending] = []
         for article, digest, status in todo:
-            group.append((article, digest, status, self.chunk(article, digest)))
+            try:
+                article = with_language(article)
+                chunks = self.chunk(article, digest)
+            except RagError:
+                raise
+            except Exception as exc:  # one article the chunker cannot cut is that article's error
+                _failed(report, article.id, f"could not be chunked: {_describe(exc)}", progress)
+                continue
+            group.append((article, digest, status, chunks))
             if sum(len(g[3]) for g in group) >= _EMBED_GROUP:
                 yield group
                 group = []
@@ -222,8 +239,13 @@ class Pipeline:
         if cue is not None and explicit:
             until = cue.as_of.isoformat()
             filters = replace(filters, until=min(filters.until, until) if filters.until else until)
-        vector = self.embedder.embed([_clip_question(question, self.embedder)])[0]
-        return self.index.search(question, vector, k, filters, params, cue)
+        vector = embed_query(self.embedder, [_clip_question(question, self.embedder)])[0]
+        found = self.index.search(question, vector, k, filters, params, cue)
+        if not is_multilingual(self.embedder):
+            return found
+        from rag.crosslingual import rerank  # across scripts: by the closest sentence too (issue 28)
+
+        return rerank(question, vector, found, self._sentence_vectors)
 
     def resolve_mode(self, mode: Mode) -> AnswerMode:
         if mode == "auto":
@@ -270,7 +292,8 @@ class Pipeline:
                     asked=plain)
         for event in self._answer(asked, chunks, resolved, when, deadline, query if query != asked else None):
             if isinstance(event, Final):
-                update: dict[str, object] = {"as_of": when.prompt_day}
+                update: dict[str, object] = {"as_of": when.prompt_day,
+                                             "citations": _with_languages(event.answer, chunks)}
                 if query != question:
                     update |= {"question": question, "standalone_question": query}
                 if cue is not None and (stale := stale_notice(cue, event.answer, chunks)):
@@ -317,10 +340,14 @@ class Pipeline:
                        when: When = When(), deadline: Deadline | None = None) -> AnswerContext:
         """What an answerer may use for this question (rag/answering/context.py)."""
         llm = mode == "llm"
+        # MiniLM's cosines across languages say nothing: only a multilingual embedder re-chooses
+        # the sentences of an answer from an article in another script (rag/crosslingual.py).
+        refine = self._across_languages if is_multilingual(self.embedder) else None
         return AnswerContext(question, chunks, ArticleReader(self.index), self.settings, when,
                              llm=self.llm if llm else None, embed=self.embedder.embed if llm else None,
                              count_tokens=self._count_one, params=self.params,
-                             deadline=deadline or (Deadline(self.settings.llm_deadline_s) if llm else None))
+                             deadline=deadline or (Deadline(self.settings.llm_deadline_s) if llm else None),
+                             refine=refine)
 
     def extract(self, question: str, chunks: list[RetrievedChunk], as_of: str | None = None) -> Extract:
         """The extractive answer's sentences, or its refusal and the reason (`python -m rag.fit refusal`
@@ -328,9 +355,73 @@ class Pipeline:
         the asker said so (not a default today)."""
         return self.answer_context(question, chunks, when=When.of(as_of, dated=True)).found
 
+    def _across_languages(self, question: str, found: Extract, chunks: list[RetrievedChunk]) -> Extract:
+        """An answer from an article in another script than the question: its sentences chosen
+        by the embedder's similarity instead of shared words (rag/crosslingual.py, issue 28)."""
+        from rag.crosslingual import across_languages
+
+        return across_languages(question, found, lambda: self._question_vector(question), self._sentence_vectors,
+                                chunks)
+
+    @cached_property
+    def _sentence_vectors(self) -> SentenceVectors:
+        from rag.crosslingual import SentenceVectors
+
+        return SentenceVectors(self.embedder.embed)
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        return embed_query(self.embedder, [_clip_question(question, self.embedder)])[0]
+
     def answer_from(self, question: str, chunks: list[RetrievedChunk], mode: str = "extractive",
                     as_of: str | None = None) -> Answer:
         return extractive_answer(question, chunks, self.extract(question, chunks, as_of), mode)
+
+
+def _embed_each(embedder: Embedder, group: list[Pending], report: IngestReport,
+                progress: Callable[[int], None] | None) -> tuple[list[Pending], np.ndarray]:
+    """The group's chunk vectors in one call; when that fails, each article's alone, so one
+    article the embedder rejects is reported, naming it, and the others are kept. The articles
+    embedded, with their vectors."""
+    try:
+        return group, embedder.embed([c.text for *_, chunks in group for c in chunks])
+    except RagError:
+        raise
+    except Exception:
+        pass
+    import numpy as np
+
+    kept: list[Pending] = []
+    parts: list[np.ndarray] = []
+    in_a_row: list[Exception] = []
+    for pending in group:
+        try:
+            vectors = embedder.embed([c.text for c in pending[3]])
+        except RagError:
+            raise
+        except Exception as exc:
+            in_a_row.append(exc)
+            _failed(report, pending[0].id, f"could not be embedded: {_describe(exc)}", progress)
+            if len(in_a_row) >= _EMBED_FAILS_IN_A_ROW and not isinstance(exc, ValueError) \
+                    and len({type(e) for e in in_a_row[-_EMBED_FAILS_IN_A_ROW:]}) == 1:
+                raise EmbedderUnavailable(
+                    f"the embedder {embedder.name} failed on {len(in_a_row)} articles in a row ({_describe(exc)}); "
+                    "fix it and re-run the command: what was written is kept and unchanged articles are "
+                    "skipped") from exc
+            continue
+        in_a_row = []
+        kept.append(pending)
+        parts.append(vectors)
+    return kept, (np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
+
+
+def _failed(report: IngestReport, article_id: str, reason: str, progress: Callable[[int], None] | None) -> None:
+    report.results.append((article_id, "failed", reason))
+    if progress:
+        progress(1)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) -> Iterator[T]:
@@ -343,6 +434,12 @@ def _prefetched(pool: ThreadPoolExecutor, items: Iterator[T], ahead: int = 2) ->
             return
         futures.append(pool.submit(next, items, sentinel))
         yield cast(T, item)
+
+
+def _with_languages(answer: Answer, chunks: list[RetrievedChunk]) -> list[Citation]:
+    """The answer's citations, each marked with its article's language (issue 28)."""
+    language = {c.article_id: c.language for c in chunks}
+    return [c.model_copy(update={"language": language.get(c.article_id)}) for c in answer.citations]
 
 
 def _clip_question(question: str, embedder: Embedder) -> str:

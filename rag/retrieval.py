@@ -35,6 +35,13 @@ class RetrievalParams:
     pool: int = tuning.LEXICAL_POOL  # lexical candidates
     dense_pool: int = tuning.DENSE_POOL  # dense candidates (each costs Chroma a document and metadata to return)
     mmr_lambda: float = tuning.MMR_LAMBDA  # 1.0 = no diversification
+    # Weighted fusion, a chunk whose article is written in another script than the question (an
+    # English question, a Russian article): its BM25 share is multiplied by this. With a
+    # multilingual embedder 0.05 (rag/embedding.py CROSS_LEXICAL): BM25 matches only numbers and
+    # names there, and a weak match would outweigh the dense side, whose cosines (E5's) differ
+    # little. With MiniLM, which cannot read Russian, BM25 is the better side: 1.0, unchanged
+    # (issue 28; benchmarks/xquad_sweep.py). Same-script chunks are never affected.
+    cross_lexical: float = 1.0
 
 
 class Retriever:
@@ -74,7 +81,7 @@ class Retriever:
         if p.method == "dense":
             candidates = _with_prior(_ranked(dense, "dense"), cue)
         else:
-            candidates = self._fuse(match, vector, dense, pool, window, p, cue)
+            candidates = self._fuse(match, vector, dense, pool, window, p, cue, question)
         if p.mmr_lambda < 1.0:
             return _mmr(candidates, self._vectors([c.chunk_id for c in candidates]), k, p.mmr_lambda)
         return candidates[:k]
@@ -91,10 +98,10 @@ class Retriever:
             return []
         since = date_number(window.since) if window.since else None
         until = date_number(window.until) if window.until else None
-        return self.index.search(match, k, since, until, window.source)
+        return self.index.search(match, k, since, until, window.source, window.language)
 
     def _fuse(self, match: str, vector: np.ndarray, dense: list[RetrievedChunk], pool: int, window: Filters,
-              p: RetrievalParams, cue: TimeCue | None = None) -> list[RetrievedChunk]:
+              p: RetrievalParams, cue: TimeCue | None = None, question: str = "") -> list[RetrievedChunk]:
         lexical = self._lexical(match, pool, window)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         lexical_rank = {c.chunk_id: r for r, c in enumerate(lexical, start=1)}
@@ -108,7 +115,8 @@ class Retriever:
         unscored = [i for i in chunks if i not in bm25]
         if unscored and len(lexical) >= pool:  # a shorter list holds every chunk that matches at all
             bm25.update(self.index.scores(match, unscored))
-        fused = fuse(list(chunks), cosine, bm25, dense_rank, lexical_rank, p)
+        cross = cross_script(question, {i: c.language for i, c in chunks.items()})
+        fused = fuse(list(chunks), cosine, bm25, dense_rank, lexical_rank, p, cross)
         recency = _bonuses(cue, [(i, fused[i], chunks[i].published_at) for i in chunks]) if cue else {}
         for i, bonus in recency.items():
             fused[i] += bonus
@@ -146,13 +154,24 @@ def _date(iso: str | None) -> date | None:
 
 
 def fuse(ids: Sequence[str], cosine: dict[str, float], bm25: dict[str, float], dense_rank: dict[str, int],
-         lexical_rank: dict[str, int], p: RetrievalParams) -> dict[str, float]:
+         lexical_rank: dict[str, int], p: RetrievalParams, cross: frozenset[str] = frozenset()) -> dict[str, float]:
     """Each candidate's fused score. `weighted`: alpha·cosine + (1-alpha)·bm25/best bm25 (a missing
-    score counts 0); `rrf`: the sum of 1/(rrf_k + rank) over the lists that rank it."""
+    score counts 0; for a chunk in `cross`, in another script than the question, the BM25 share
+    times p.cross_lexical); `rrf`: the sum of 1/(rrf_k + rank) over the lists that rank it."""
     if p.fusion == "rrf":
         return {i: sum(1 / (p.rrf_k + ranks[i]) for ranks in (dense_rank, lexical_rank) if i in ranks) for i in ids}
     best_bm25 = max(bm25.values(), default=0.0) or 1.0
-    return {i: p.alpha * cosine.get(i, 0.0) + (1 - p.alpha) * bm25.get(i, 0.0) / best_bm25 for i in ids}
+    return {i: p.alpha * cosine.get(i, 0.0)
+            + (1 - p.alpha) * (p.cross_lexical if i in cross else 1.0) * bm25.get(i, 0.0) / best_bm25 for i in ids}
+
+
+def cross_script(question: str, languages: dict[str, str | None]) -> frozenset[str]:
+    """The chunk ids whose article's language is written in another script than the question."""
+    from rag.language import script_of_language, script_of_text
+
+    asked = script_of_text(question)
+    return frozenset(i for i, lang in languages.items()
+                     if lang is not None and asked is not None and script_of_language(lang) != asked)
 
 
 def _ranked(chunks: list[RetrievedChunk], side: str) -> list[RetrievedChunk]:

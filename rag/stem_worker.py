@@ -3,7 +3,8 @@
 Stemming is most of a load's CPU. In the loading process it would run between the fetching and
 the SQLite writes, and in a thread it would fight them for the GIL; in a process of its own it
 runs beside them, on the other core. Framed pickles over the child's stdin and stdout; the child
-imports rag.terms only. A load whose worker cannot start or dies stems in the loading process,
+imports rag.language and rag.terms only (a Russian article's texts come with its language).
+A load whose worker cannot start or dies stems in the loading process,
 and so does the load of a small store (rag.index._WORKER_ABOVE), done before a process would start.
 """
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from rag.terms import stems_of
+from rag.language import StemItem, index_terms
 
 
 class StemWorker:
@@ -28,7 +29,7 @@ class StemWorker:
         self._in: IO[bytes] = self._proc.stdin
         self._out: IO[bytes] = self._proc.stdout
 
-    def send(self, texts: list[str]) -> None:
+    def send(self, texts: list[StemItem]) -> None:
         pickle.dump(texts, self._in, protocol=pickle.HIGHEST_PROTOCOL)
         self._in.flush()
 
@@ -67,5 +68,5 @@ def serve() -> None:
             texts = pickle.load(source)
         except EOFError:
             return
-        pickle.dump([stems_of(t) for t in texts], sink, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump([index_terms(t) for t in texts], sink, protocol=pickle.HIGHEST_PROTOCOL)
         sink.flush()

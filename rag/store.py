@@ -568,7 +568,7 @@ def stored_chunk(chunk_id: str, text: str | None, meta: dict[str, Any] | None,
         return None
     return StoredChunk(chunk_id=chunk_id, article_id=meta["article_id"], index=meta["index"], start=meta["start"],
                        end=meta["end"], text=text, title=info.title, published_at=info.published_at,
-                       source=info.source, starts_paragraph=meta.get("para_start", True))
+                       source=info.source, starts_paragraph=meta.get("para_start", True), language=info.language)
 
 
 def build_where(filters: Filters) -> dict[str, Any] | None:
@@ -579,6 +579,8 @@ def build_where(filters: Filters) -> dict[str, Any] | None:
         clauses.append({"published_ts": {"$lte": date_number(filters.until)}})
     if filters.source:
         clauses.append({"source": filters.source})
+    if filters.language:
+        clauses.append({"language": filters.language})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -590,7 +592,8 @@ def _in(key: str, values: list[str]) -> dict[str, Any]:
 
 _HOST = socket.gethostname()
 # The record's keys, unset: merged under a new record (or a tombstone) so no old value survives.
-_UNSET: dict[str, Any] = dict.fromkeys(("title", "url", "source", "published_at", "published_ts", "content_hash",
+_UNSET: dict[str, Any] = dict.fromkeys(("title", "url", "source", "language", "published_at", "published_ts",
+                                        "content_hash",
                                         "n_chunks", "record_seq"))
 
 
@@ -630,6 +633,8 @@ def _filter_keys(article: Article) -> dict[str, Any]:
         keys["source"] = article.source
     if article.published_at:
         keys["published_ts"] = date_number(article.published_at)
+    if article.language:
+        keys["language"] = article.language
     return keys
 
 
@@ -648,7 +653,7 @@ def _info(article_id: str, meta: dict[str, Any] | None) -> ArticleInfo | None:
     return ArticleInfo(
         id=article_id, title=meta.get("title", ""), url=meta.get("url"), source=meta.get("source"),
         published_at=meta.get("published_at"), content_hash=meta["content_hash"],
-        n_chunks=meta.get("n_chunks", 0),
+        n_chunks=meta.get("n_chunks", 0), language=meta.get("language"),
     )
 
 

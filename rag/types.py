@@ -18,6 +18,7 @@ class Filters:
     since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None
     source: str | None = None
+    language: str | None = None  # ISO 639-1 ("en", "ru"), as detected at ingest (rag/language.py)
 
 
 class _Frozen(BaseModel):
@@ -31,6 +32,9 @@ class Article(_Frozen):
     url: str | None = None
     source: str | None = None
     published_at: str | None = None  # ISO date, YYYY-MM-DD
+    # Detected from the text at ingest (rag/language.py), so not part of the content hash: the
+    # text decides it, and an unchanged article stays unchanged.
+    language: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -57,6 +61,7 @@ class ArticleInfo(_Frozen):
     published_at: str | None = None
     content_hash: str
     n_chunks: int
+    language: str | None = None
 
 
 class StoredChunk(_Frozen):
@@ -72,6 +77,7 @@ class StoredChunk(_Frozen):
     published_at: str | None = None
     source: str | None = None
     starts_paragraph: bool = True
+    language: str | None = None  # the article's
 
 
 class RetrievedChunk(StoredChunk):
@@ -98,6 +104,7 @@ class Citation(_Frozen):
     # verbatim: found as written in the cited source; reattributed: found in another retrieved
     # source; repaired: the model paraphrased one sentence, and this is that real sentence.
     kind: Literal["verbatim", "reattributed", "repaired"] = "verbatim"
+    language: str | None = None  # the cited article's (ISO 639-1), as detected at ingest
 
 
 class Retrieved(_Frozen):

@@ -54,7 +54,8 @@ def test_ask_json_has_the_documented_shape(tmp_path):
     text = (SEEDS / SEED_ID).read_text(encoding="utf-8")
     body = text[text.index("Belarusian"):]
     for c in answer["citations"]:
-        assert set(c) == {"n", "article_id", "chunk_id", "title", "published_at", "quote", "start", "end", "kind"}
+        assert set(c) == {"n", "article_id", "chunk_id", "title", "published_at", "quote", "start", "end", "kind",
+                          "language"}
         assert body[c["start"]:c["end"]] == c["quote"]
     assert all(set(r) == {"chunk_id", "article_id", "score"} for r in answer["retrieved"])
     human = rag(tmp_path, "ask", SEED_QUESTION)

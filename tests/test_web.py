@@ -25,6 +25,12 @@ EVIL = {
 }
 
 
+RUSSIAN = {  # emoji before the quote: offsets count code points, which JavaScript strings do not
+    "id": "ru-1", "title": "Завод Зорблат в Минске", "published_at": "2025-06-02",
+    "text": "🚜🥛🏗️ Новости недели. Завод Зорблат открылся в Минске в 2026 году. Он выпускает тракторы.",
+}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):  # type: ignore[no-untyped-def]
     store = tmp_path_factory.mktemp("web") / "store"
@@ -32,6 +38,7 @@ def site(tmp_path_factory):  # type: ignore[no-untyped-def]
     subprocess.run([sys.executable, "-m", "rag", "ingest", str(SEEDS)], env=env, check=True, capture_output=True)
     with serving({"RAG_DATA_DIR": str(store)}) as url:
         assert httpx.post(f"{url}/v1/articles", json=EVIL, timeout=60).json()["counts"]["added"] == 1
+        assert httpx.post(f"{url}/v1/articles", json=RUSSIAN, timeout=60).json()["counts"]["added"] == 1
         yield url
 
 
@@ -85,3 +92,20 @@ def test_article_text_is_shown_as_text_and_never_runs(site, page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "web-chat-hostile-article.png"), full_page=True)
     print(json.dumps({"screenshots": [str(p) for p in sorted(SHOTS.glob("*.png"))]}))
+
+
+def test_a_russian_quote_is_shown_in_its_context_with_its_language(site, page):
+    question = "Где открылся завод Зорблат?"
+    expected = httpx.post(f"{site}/v1/ask", json={"question": question}, timeout=60).json()
+    assert not expected["refused"], expected
+    first = expected["citations"][0]
+    assert first["language"] == "ru" and first["article_id"] == "ru-1"
+    page.goto(site)  # a fresh page: this is its first turn
+    ask(page, question, 1)
+    page.click("#turn-1 a.marker[data-n='1']")
+    assert page.inner_text("#src-1-1 mark") == first["quote"] == RUSSIAN["text"][first["start"]:first["end"]]
+    assert page.get_attribute("#src-1-1 .context", "lang") == "ru"
+    assert "ru" in page.inner_text("#src-1-1 .source-head")
+    assert page.inner_text("#src-1-1 .context").index(first["quote"]) > 0
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "web-chat-russian.png"), full_page=True)

@@ -23,7 +23,7 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-strea
 
 def to_filters(f: FiltersIn | None) -> Filters:
     f = f or FiltersIn()
-    return Filters(f.since, f.until, f.source)
+    return Filters(f.since, f.until, f.source, f.language)
 
 
 @router.post("/v1/ask", response_model=Answer, responses=_SSE_DOC,

@@ -21,6 +21,8 @@ def search(pipeline: PipelineDep,
            since: Annotated[str | None, Query(pattern=DATE)] = None,
            until: Annotated[str | None, Query(pattern=DATE)] = None,
            source: str | None = None,
+           language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}$", description="ISO 639-1, as detected "
+                                                 "at ingest")] = None,
            as_of: Annotated[str | None, Query(description=AS_OF_DOC)] = None) -> SearchOut:
     try:
         since, until = real_date(since), real_date(until)
@@ -30,4 +32,4 @@ def search(pipeline: PipelineDep,
         when = parse_as_of(as_of) if as_of is not None else None
     except ValueError as exc:
         raise HTTPException(422, f"as_of: {exc}") from None
-    return SearchOut(query=q, results=pipeline.retrieve(q, k, Filters(since, until, source), as_of=when))
+    return SearchOut(query=q, results=pipeline.retrieve(q, k, Filters(since, until, source, language), as_of=when))

@@ -184,20 +184,25 @@ async function source(turn, c) {
                   repaired: "the model paraphrased; this is the article's sentence" };
   const head = el("div", { class: "source-head" }, el("span", { class: "n" }, `[${c.n}]`), c.title);
   if (c.published_at) head.append(` · ${c.published_at}`);
+  if (c.language && c.language !== "en") head.append(el("span", { class: "language" }, ` · ${c.language}`));
   if (kinds[c.kind]) head.append(el("span", { class: "kind" }, `(${kinds[c.kind]})`));
   const item = el("li", { id: `src-${turn}-${c.n}`, "data-article": c.article_id }, head);
   const text = await articleText(c.article_id);
-  const context = el("p", { class: "context" });
+  const context = el("p", c.language ? { class: "context", lang: c.language } : { class: "context" });
   if (text === null) {
     context.append(el("mark", {}, c.quote));
   } else {
+    // Offsets count code points (Python's), not UTF-16 units: index the text by code point, so a
+    // quote after an emoji or a CJK extension character is cut where the server cut it.
+    const chars = Array.from(text);
+    const cut = (a, b) => chars.slice(a, b).join("");
     // about CONTEXT_CHARS either side, widened to whole words
     let from = Math.max(0, c.start - CONTEXT_CHARS);
-    while (from > 0 && !/\s/.test(text[from - 1])) from--;
-    let to = Math.min(text.length, c.end + CONTEXT_CHARS);
-    while (to < text.length && !/\s/.test(text[to])) to++;
-    context.append(from > 0 ? "…" : "", text.slice(from, c.start), el("mark", {}, text.slice(c.start, c.end)),
-                   text.slice(c.end, to), to < text.length ? "…" : "");
+    while (from > 0 && !/\s/.test(chars[from - 1])) from--;
+    let to = Math.min(chars.length, c.end + CONTEXT_CHARS);
+    while (to < chars.length && !/\s/.test(chars[to])) to++;
+    context.append(from > 0 ? "…" : "", cut(from, c.start), el("mark", {}, cut(c.start, c.end)),
+                   cut(c.end, to), to < chars.length ? "…" : "");
   }
   item.append(context);
   return item;

@@ -100,6 +100,8 @@ class AnswerContext:
     params: Params = field(default_factory=Params)
     deadline: Deadline | None = None  # one deadline for the whole answer (LLM mode)
     about: str | None = None  # what retrieval searched for, when not the question (a joined follow-up)
+    # (question, extract, weighted chunks) -> extract: the cross-language sentence choice (issue 28)
+    refine: Callable[[str, Extract, list[RetrievedChunk]], Extract] | None = None
 
     @cached_property
     def found(self) -> Extract:
@@ -108,8 +110,9 @@ class AnswerContext:
         weighted = time_weighted(self.chunks, self.settings.hybrid_alpha)
         params = self.params if self.params.min_confidence == self.settings.min_confidence else \
             replace(self.params, min_confidence=self.settings.min_confidence)
-        return extract(self.question, weighted, params, self.articles.chunks, self.when.evidence_day,
-                       self.when.asked_day, self.about)
+        found = extract(self.question, weighted, params, self.articles.chunks, self.when.evidence_day,
+                        self.when.asked_day, self.about)
+        return self.refine(self.question, found, weighted) if self.refine else found
 
     @property
     def client(self) -> LLMClient:

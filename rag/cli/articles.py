@@ -19,7 +19,7 @@ def list_articles(offset: int, limit: int) -> None:
     with user_errors():
         infos = pipeline.list_articles(offset, limit)
     for info in infos:
-        say(f"{info.id}\t{info.published_at or '-'}\t{info.n_chunks} chunks\t{info.title}")
+        say(f"{info.id}\t{info.published_at or '-'}\t{info.n_chunks} chunks\t{info.language or '-'}\t{info.title}")
 
 
 @articles.command("show")

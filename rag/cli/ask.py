@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 
 def _filter_options(fn: F) -> F:
+    fn = click.option("--language", help="Only articles in this language (ISO 639-1, e.g. en, ru), "
+                      "as detected at ingest.")(fn)
     fn = click.option("--source", help="Only articles from this source.")(fn)
     fn = date_option("--until", "Only articles published on or before this date.")(fn)
     fn = date_option("--since", "Only articles published on or after this date.")(fn)
@@ -36,7 +38,7 @@ def _filter_options(fn: F) -> F:
               help="extractive: the articles' own sentences; llm: written by RAG_LLM_MODEL, quotes verified; "
                    "auto: llm when RAG_LLM_MODEL is set.")
 def ask(question: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-        as_of: datetime | None, as_json: bool, mode: Mode) -> None:
+        language: str | None, as_of: datetime | None, as_json: bool, mode: Mode) -> None:
     """Answer QUESTION from the ingested articles, with numbered verbatim quotes.
 
     \b
@@ -51,7 +53,7 @@ def ask(question: str, top_k: int | None, since: str | None, until: str | None, 
         raise click.BadParameter("the question is empty", param_hint="QUESTION")
     pipeline = get_pipeline()
     with user_errors():
-        events = pipeline.ask_stream(question, top_k, Filters(since, until, source), mode, as_of=as_of)
+        events = pipeline.ask_stream(question, top_k, Filters(since, until, source, language), mode, as_of=as_of)
         answer = show_answer_text(events, live=sys.stdout.isatty() and not as_json, text=not as_json)
     if as_json:
         click.echo(json_safe(json.dumps(answer.model_dump(), ensure_ascii=False, indent=2)))
@@ -108,8 +110,17 @@ def print_answer_details(answer: Answer) -> None:
         if c.article_id != article:
             article = c.article_id
             date = f" ({c.published_at})" if c.published_at else ""
-            say(f"  {c.title}{date} [{c.article_id}]")
+            say(f"  {c.title}{date} [{c.article_id}]{language_mark(c.language)}")
         say(f"    [{c.n}] “{c.quote}” (chars {c.start}-{c.end}){kinds.get(c.kind, '')}")
+
+
+def language_mark(language: str | None) -> str:
+    """" · in Russian (ru)": the language of a source not in English, shown beside its title."""
+    if not language or language == "en":
+        return ""
+    from rag.language import language_name
+
+    return f" · in {language_name(language)} ({language})"
 
 
 @click.command()
@@ -119,7 +130,7 @@ def print_answer_details(answer: Answer) -> None:
 @click.option("--retrieval", type=click.Choice(["dense", "lexical", "hybrid"]),
               help="Override RAG_RETRIEVAL for this search.")
 def search(query: str, top_k: int | None, since: str | None, until: str | None, source: str | None,
-           as_of: datetime | None, explain: bool, retrieval: RetrievalMethod | None) -> None:
+           language: str | None, as_of: datetime | None, explain: bool, retrieval: RetrievalMethod | None) -> None:
     """Show the chunks retrieved for QUERY, best first, with their scores.
 
     \b
@@ -131,8 +142,8 @@ def search(query: str, top_k: int | None, since: str | None, until: str | None, 
     pipeline = get_pipeline()
     with user_errors():
         params = replace(pipeline.retriever.params, method=retrieval) if retrieval else None
-        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k, Filters(since, until, source), params,
-                                   as_of)
+        chunks = pipeline.retrieve(query, top_k or pipeline.settings.top_k,
+                                   Filters(since, until, source, language), params, as_of)
     if explain:
         cue = pipeline.time_cue(query, as_of)
         say(f"time: {cue.describe() if cue else 'off (RAG_TIME_AWARE=false)'}")

@@ -41,3 +41,19 @@ def test_mmr_prefers_a_different_chunk_over_a_near_duplicate() -> None:
     vectors = {"a1::0": np.array([1.0, 0.0]), "a1::1": np.array([1.0, 0.0]), "a1::2": np.array([0.0, 1.0])}
     assert [c.index for c in _mmr(candidates, vectors, 2, lam=1.0)] == [0, 1]
     assert [c.index for c in _mmr(candidates, vectors, 2, lam=0.5)] == [0, 2]
+
+
+def test_bm25_counts_less_for_a_chunk_in_another_script_than_the_question() -> None:
+    from rag.retrieval import cross_script
+
+    languages = {"ru-chunk": "ru", "en-chunk": "en", "unknown": None}
+    assert cross_script("What year did Tesla die?", languages) == {"ru-chunk"}
+    assert cross_script("Когда умер Тесла?", languages) == {"en-chunk"}
+    cosine = {"ru-chunk": 0.80, "ru-other": 0.78}
+    bm25 = {"ru-other": 5.0}  # a number the question shares, in the less close paragraph
+    same = fuse(list(cosine), cosine, bm25, {}, {}, WEIGHTED)
+    multilingual = RetrievalParams(fusion="weighted", alpha=0.8, cross_lexical=0.05)
+    cross = fuse(list(cosine), cosine, bm25, {}, {}, multilingual, frozenset(cosine))
+    assert max(same, key=same.__getitem__) == "ru-other" and max(cross, key=cross.__getitem__) == "ru-chunk"
+    assert cross["ru-other"] == pytest.approx(0.8 * 0.78 + 0.2 * 0.05)
+    assert fuse(list(cosine), cosine, bm25, {}, {}, WEIGHTED, frozenset(cosine)) == same  # 1.0: MiniLM's
