@@ -78,6 +78,8 @@ class CachedLLM(LLMClient):
             pieces.append(piece)
             yield piece
         self.misses += 1
+        if not pieces:  # nothing to replay (the client retries and gives up on an empty reply)
+            return
         prompt, completion = usage[-1] if usage else (None, None)
         with self._lock:
             db = self._conn()

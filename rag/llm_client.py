@@ -110,7 +110,11 @@ class LLMClient:
                             yield piece
                 finally:
                     response.close()
-                return
+                if received:
+                    return
+                # A stream that ends without a word (a busy server dropping the request) is no
+                # answer, and no refusal either: retried, then the caller's fallback.
+                wait, reason = _backoff(attempt, None), "an empty reply"
             except LLMUnavailable:
                 raise
             except (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
@@ -149,7 +153,7 @@ class LLMClient:
         return min(self.config.timeout_s, left)
 
 
-def _backoff(attempt: int, exc: Exception) -> float:
+def _backoff(attempt: int, exc: Exception | None) -> float:
     response = getattr(exc, "response", None)
     retry_after = response.headers.get("retry-after") if response is not None else None
     if retry_after:

@@ -109,3 +109,11 @@ def test_each_request_gets_at_most_the_time_left() -> None:
     llm, _ = client([["ok"]])
     assert "".join(llm.stream([], Deadline(5, clock=lambda: now[0]))) == "ok"
     assert llm._client.timeouts == [5.0]
+
+
+def test_an_empty_reply_is_retried_and_then_no_answer() -> None:
+    llm, slept = client([[], ["", "Machinery [1]."]])  # a busy server's empty stream, then the reply
+    assert "".join(llm.stream([], Deadline(60))) == "Machinery [1]." and slept == [BACKOFF_FIRST_S]
+    llm, _ = client([[], [], []], retries=2)
+    with pytest.raises(LLMUnavailable, match=r"after 3 attempt\(s\): an empty reply"):
+        "".join(llm.stream([], Deadline(60)))
