@@ -63,7 +63,10 @@ def _code_of(item: pytest.Function) -> str:
             helper = getattr(module, name, None)
             if inspect.isfunction(helper) and helper not in seen and helper.__module__ == module.__name__:
                 seen.add(helper)
-                parts.append(inspect.getsource(helper))
+                try:
+                    parts.append(inspect.getsource(helper))
+                except (OSError, TypeError):  # made at run time (a hypothesis strategy): no source
+                    continue
     return "\n".join(parts)
 
 
