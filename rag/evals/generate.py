@@ -245,8 +245,11 @@ def time_bound(item: Item, rng: random.Random) -> Item:
 
 # ---- llm candidates -----------------------------------------------------------------------------
 
-LLM_PROMPT = """You write quiz questions about a news passage. Write ONE {kind} question a reader could answer
-from this passage alone, without seeing it (name the people, places and organisations; no "the passage").
+LLM_PROMPT = """You write quiz questions about a news passage, like a weekly news quiz. Write ONE {kind}
+question a reader could answer from this passage alone, without seeing it.
+- Ask in your own words, not the passage's: describe the story as a quiz would ("a European country",
+  "the tech giant") rather than copying its sentence; but name enough for the question to have one answer.
+- Never put the answer in the question; never say "the passage" or "the article".
 Reply with JSON only: {{"question": "...", "answer": "...", "quote": "..."}}
 - "quote": ONE sentence copied exactly, character for character, from the passage; it holds the answer.
 - "answer": the shortest phrase (at most 6 words) copied exactly from the quote that answers the question.
