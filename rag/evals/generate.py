@@ -65,7 +65,6 @@ _NOT_NAMES = frozenset("""The A An In On At For But And Or If When While After B
 Its He She They We I You Our Their His Her Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 According However Meanwhile Also Last Next Earlier Later""".split())
 _LIST_STOP = _STOP | frozenset("until mainly by in for to from on at mostly especially while".split())
-TYPES = ("who", "what", "which", "how many", "when", "list", "this week", "latest")
 
 
 @dataclass(frozen=True)
@@ -266,7 +265,7 @@ KIND_HINTS = {
 }
 
 
-def llm_item(article: Article, window: tuple[int, int], kind: str, reply: str, as_of: str | None,
+def llm_item(article: Article, kind: str, reply: str, as_of: str | None,
              stats: Stats) -> Item | None:
     """The model's reply as an item, or None (and why, in `stats`) when it does not hold up."""
     try:
@@ -292,7 +291,11 @@ def llm_item(article: Article, window: tuple[int, int], kind: str, reply: str, a
     if normalise(answer).text in normalise(question).text:
         stats.drop("answer in question")
         return None
-    return Item(question, parts, article.id, start, end, kind, as_of)
+    asked = question.lower()
+    timed = "this week" if "this week" in asked else "latest" if "latest" in asked else None
+    if timed and as_of:
+        return Item(question, parts, article.id, start, end, timed, as_of, "" if kind == "this week" else kind)
+    return Item(question, parts, article.id, start, end, "what" if kind == "this week" else kind, as_of)
 
 
 def _window(article: Article, rng: random.Random, size: int = 6) -> tuple[int, int]:
@@ -439,7 +442,7 @@ def generate(articles: Sequence[Article], options: GenerateOptions, complete: Co
                 stats.tried += 1
                 stats.drop(f"model error ({type(exc).__name__})")
                 continue
-            made = llm_item(article, (start, end), kind, reply, as_of, stats)
+            made = llm_item(article, kind, reply, as_of, stats)
             if made is None:
                 stats.tried += 1
                 continue
