@@ -64,6 +64,10 @@ _LIST_VERB = re.compile(r"\b(?:offered|offers|offer|proposed|proposes|includ(?:e
 _NOT_NAMES = frozenset("""The A An In On At For But And Or If When While After Before This That These Those It
 Its He She They We I You Our Their His Her Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 According However Meanwhile Also Last Next Earlier Later""".split())
+_NUMBER_WORDS = r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|" \
+                r"thousands?|millions?|billions?|half)\b"
+_WHEN_WORDS = rf"\d|\b(?:{_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|today|yesterday|" \
+              r"tomorrow|week|month|year|spring|summer|autumn|fall|winter)\b"
 _LIST_STOP = _STOP | frozenset("until mainly by in for to from on at mostly especially while".split())
 
 
@@ -292,10 +296,20 @@ def llm_item(article: Article, kind: str, reply: str, as_of: str | None,
         stats.drop("answer in question")
         return None
     asked = question.lower()
+    if re.search(r"\b(?:passage|article|text|this news)\b", asked):
+        stats.drop("question about the passage")
+        return None
+    wants = "how many" if re.match(r"how (?:many|much)\b", asked) else "when" if asked.startswith("when") else None
+    if wants and not re.search(_NUMBER_WORDS if wants == "how many" else _WHEN_WORDS, answer, re.IGNORECASE):
+        stats.drop("answer of the wrong type")
+        return None
     timed = "this week" if "this week" in asked else "latest" if "latest" in asked else None
+    # typed by what the question asks, whatever kind was requested
+    own = wants or next((w for w in ("who", "which", "what") if asked.startswith(w)), kind)
+    own = "what" if own == "this week" else "list" if kind == "list" else own
     if timed and as_of:
-        return Item(question, parts, article.id, start, end, timed, as_of, "" if kind == "this week" else kind)
-    return Item(question, parts, article.id, start, end, "what" if kind == "this week" else kind, as_of)
+        return Item(question, parts, article.id, start, end, timed, as_of, own)
+    return Item(question, parts, article.id, start, end, own, as_of)
 
 
 def _window(article: Article, rng: random.Random, size: int = 6) -> tuple[int, int]:
