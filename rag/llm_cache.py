@@ -2,11 +2,14 @@
 eval, a judge, a generated set) asks the model only what it has not asked before, and a change to
 the checks or the gate re-scores a set without the model (`rag eval --llm-cache FILE`).
 
-`CachedLLM` is an `LLMClient`: answerers stream from it as from the real one. A reply is stored
-only when the model finished it; a hit is streamed back whole, with the token usage the server
-reported the first time. Refresh by deleting the file (or `--llm-cache` a new one) after a change
-of model, prompt or server settings: the key holds the model name and the messages, not the
-server's weights.
+`CachedLLM` is an `LLMClient`: answerers stream from it as from the real one, and the judge and the
+question generator call its `complete`. It wraps either a streaming `LLMClient` or anything with a
+`complete(messages, deadline)` and a `config.model` (`BatchLLM`: one non-streaming request, for
+batch work where nobody watches the tokens arrive; on 7 December 2026 the shared llama-cpp-python
+server streamed empty replies for a while when its plain completions answered). A reply is stored
+only when it has a word in it; a hit comes back whole, with the token usage the server reported the
+first time. Refresh by deleting the file (or passing a new one) after a change of model, prompt or
+server settings: the key holds the model name and the messages, not the server's weights.
 """
 
 from __future__ import annotations
@@ -17,8 +20,41 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
-from rag.llm_client import Deadline, LLMClient
+from rag.llm_client import Deadline, LLMClient, LLMConfig, LLMUnavailable
+
+
+class Completes(Protocol):
+    config: LLMConfig
+
+    def complete(self, messages: list[dict[str, str]], deadline: Deadline) -> str: ...
+
+
+class BatchLLM:
+    """`complete(messages, deadline)`: one non-streaming chat completion at temperature 0, retried
+    (429, 5xx, timeouts) by the client up to `config.max_retries` times within the deadline."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        self.config = config
+        self._client: Any = None
+
+    def complete(self, messages: list[dict[str, str]], deadline: Deadline) -> str:
+        import openai
+
+        if self._client is None:
+            self._client = openai.OpenAI(base_url=self.config.base_url, api_key=self.config.api_key,
+                                         max_retries=self.config.max_retries)
+        left = deadline.left()
+        if left <= 0:
+            raise LLMUnavailable(f"the LLM did not answer within {deadline.seconds:g} s")
+        try:
+            response = self._client.chat.completions.create(
+                model=self.config.model, messages=messages, temperature=0, max_tokens=self.config.max_tokens,
+                timeout=min(left, max(self.config.timeout_s, 1.0)))
+        except openai.APIError as exc:
+            raise LLMUnavailable(f"the LLM failed: {type(exc).__name__}: {exc}") from exc
+        return str(response.choices[0].message.content or "") if response.choices else ""
 
 
 def cache_key(model: str, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
@@ -30,7 +66,7 @@ def cache_key(model: str, messages: list[dict[str, str]], max_tokens: int | None
 class CachedLLM(LLMClient):
     """`client`'s replies, answered from `path` when they can be; `hits` and `misses` count."""
 
-    def __init__(self, client: LLMClient, path: Path) -> None:
+    def __init__(self, client: LLMClient | Completes, path: Path) -> None:
         super().__init__(client.config)
         self.client = client
         self.path = path
@@ -74,11 +110,15 @@ class CachedLLM(LLMClient):
             if on_usage:
                 on_usage(prompt, completion)
 
-        for piece in self.client.stream(messages, deadline, retried, max_tokens, used):
-            pieces.append(piece)
-            yield piece
+        if isinstance(self.client, LLMClient):
+            for piece in self.client.stream(messages, deadline, retried, max_tokens, used):
+                pieces.append(piece)
+                yield piece
+        else:
+            pieces.append(self.client.complete(messages, deadline))
+            yield pieces[0]
         self.misses += 1
-        if not pieces:  # nothing to replay (the client retries and gives up on an empty reply)
+        if not "".join(pieces).strip():  # an empty reply is a fault of the moment, not an answer to keep
             return
         prompt, completion = usage[-1] if usage else (None, None)
         with self._lock:

@@ -42,6 +42,7 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
     assert [a["right"] for a in answers] == [True, True] and all("confidence" in a for a in answers)
     assert "right_rate" in run.stdout and "shown_precision" in run.stdout
     assert (out / "risk_coverage.svg").read_text().startswith("<svg")
+    assert (out / "risk_coverage.png").read_bytes().startswith(b"\x89PNG")
 
     worse = tmp_path / "worse.json"
     worse.write_text(json.dumps({**metrics, "hit_at_5": 0.5}))

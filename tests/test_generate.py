@@ -86,16 +86,23 @@ def test_another_article_answering_differently_drops_the_question() -> None:
 def test_llm_items_are_kept_only_when_quote_and_answer_hold() -> None:
     article = Article(id="a", text="Belarus offered Astrakhan a dairy plant. It opens on 2 May.", title="t")
     stats = Stats()
-    ok = llm_item(article, (0, 60), "when", json.dumps(
+    ok = llm_item(article, "when", json.dumps(
         {"question": "When does the Astrakhan plant open?", "answer": "2 May", "quote": "It opens on 2 May."}),
         None, stats)
     assert ok is not None and article.text[ok.start:ok.end] == "It opens on 2 May."
-    assert llm_item(article, (0, 60), "when", json.dumps(
+    assert llm_item(article, "when", json.dumps(
         {"question": "When?", "answer": "2 May", "quote": "It opened on 2 May."}), None, stats) is None
-    assert llm_item(article, (0, 60), "when", json.dumps(
+    assert llm_item(article, "when", json.dumps(
         {"question": "When?", "answer": "3 May", "quote": "It opens on 2 May."}), None, stats) is None
-    assert llm_item(article, (0, 60), "when", "no json here", None, stats) is None
-    assert stats.dropped == {"quote not verbatim": 1, "answer not in quote": 1, "unreadable reply": 1}
+    assert llm_item(article, "when", "no json here", None, stats) is None
+    assert llm_item(article, "what", json.dumps(
+        {"question": "What is the main topic of this news passage?", "answer": "a dairy plant",
+         "quote": "Belarus offered Astrakhan a dairy plant."}), None, stats) is None
+    assert llm_item(article, "how many", json.dumps(
+        {"question": "How many plants did Belarus offer?", "answer": "Astrakhan",
+         "quote": "Belarus offered Astrakhan a dairy plant."}), None, stats) is None
+    assert stats.dropped == {"quote not verbatim": 1, "answer not in quote": 1, "unreadable reply": 1,
+                             "question about the passage": 1, "answer of the wrong type": 1}
 
 
 _word = st.text(alphabet=st.sampled_from("abcdefghij"), min_size=2, max_size=7)

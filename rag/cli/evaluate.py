@@ -206,10 +206,11 @@ def _is_day(text: str) -> bool:
 
 def _completer(settings: Settings, cache: Path | None) -> tuple[Callable[[list[dict[str, str]]], str], str]:
     """`complete(messages) -> reply` by the configured model (through the reply cache when given)."""
-    from rag.llm_client import Deadline, LLMClient, LLMConfig
+    from rag.llm_cache import BatchLLM
+    from rag.llm_client import Deadline, LLMConfig
 
     config = LLMConfig.from_settings(settings)
-    client: Any = LLMClient(config)
+    client: Any = BatchLLM(config)  # batch work: no streaming
     if cache:
         from rag.llm_cache import CachedLLM
 

@@ -60,3 +60,31 @@ def risk_coverage_svg(curves: Sequence[dict[str, Any]] | None | dict[str, Sequen
                      f'font-family="sans-serif" fill="#777">no answer carries a confidence yet</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def risk_coverage_png(curve: Sequence[dict[str, Any]] | None, path: str) -> bool:
+    """The same curve as a PNG, when matplotlib is installed (`pip install 'rag-news[plot]'`);
+    False when it is not. Drawn off-screen (Agg), no display needed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
+    if curve:
+        points = sorted(curve, key=lambda p: p["coverage"])
+        ax.plot([p["coverage"] for p in points], [p["risk"] for p in points], marker="o", markersize=3)
+    else:
+        ax.text(0.5, 0.5, "no answer carries a confidence yet", ha="center", va="center", color="#777")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("risk (share of shown answers wrong)")
+    ax.set_title("Risk vs coverage")
+    ax.grid(True, color="#ddd")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

@@ -25,7 +25,7 @@ from rag.evals.metrics import (
     scalar,
     verdict,
 )
-from rag.evals.plot import risk_coverage_svg
+from rag.evals.plot import risk_coverage_png, risk_coverage_svg
 from rag.evals.report import citation_context
 from rag.loaders import load_paths
 from rag.pipeline import Mode, Pipeline
@@ -85,8 +85,9 @@ def run_eval(
 def write_results(run: EvalRun, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(run.metrics, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "risk_coverage.svg").write_text(risk_coverage_svg(run.metrics.get("risk_coverage")),
-                                               encoding="utf-8")
+    curve = run.metrics.get("risk_coverage")
+    (out_dir / "risk_coverage.svg").write_text(risk_coverage_svg(curve), encoding="utf-8")
+    risk_coverage_png(curve, str(out_dir / "risk_coverage.png"))  # when matplotlib is installed
     with (out_dir / "answers.jsonl").open("w", encoding="utf-8") as f:
         for record in answer_records(run):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")

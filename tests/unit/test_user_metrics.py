@@ -107,3 +107,14 @@ def test_compare_and_floors_see_the_scalars_inside_dicts():
     assert flat["calibration.brier"] == round(0.3 ** 2, 4) and "risk_coverage" not in flat
     assert check_floors(m, {"max": {"calibration.brier": 0.05}}) == [
         "calibration.brier = 0.09 is above its ceiling 0.05"]
+
+
+def test_the_curve_is_drawn_as_svg_and_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from rag.evals.plot import risk_coverage_png, risk_coverage_svg
+
+    curve = confidence_metrics([(0.9, True), (0.8, True), (0.2, False)], 4)["risk_coverage"]
+    svg = risk_coverage_svg(curve)
+    assert svg.startswith("<svg") and svg.count("<circle") == 3 and 'class="curve"' in svg
+    assert "no answer carries a confidence" in risk_coverage_svg(None)
+    assert risk_coverage_png(curve, str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
