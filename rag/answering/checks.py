@@ -237,6 +237,28 @@ def item_count(text: str, question: str) -> int:
     return sum(1 for p in parts if content_terms(p) - asked)
 
 
+def things(text: str, question: str) -> set[str]:
+    """What `text` names that the question does not: capitalised words past a sentence's first
+    (lower-cased) and the values of its quantities. What two answers must share to agree."""
+    asked = {w.lower() for w in words(question)} | {q.value for q in quantities(question)}
+    found = {q.value for q in quantities(text)}
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        found |= {w.lower() for i, w in enumerate(words(sentence)) if i > 0 and w[:1].isupper()
+                  and w.lower() not in STOP_WORDS and w.lower() not in MONTHS}
+    return found - asked
+
+
+def agree(answer: str, evidence: str, question: str) -> bool:
+    """Whether an answer's things (names, numbers) are among the evidence's: for a question that
+    asks for one (who, which company, how many, when), an answer naming none of them answers
+    something else."""
+    mine = things(answer, question)
+    if not mine:
+        return True
+    theirs = {q.value for q in quantities(evidence)} | {w.lower() for w in words(evidence)}
+    return bool(mine & theirs)
+
+
 def answers_question(text: str, question: str) -> str | None:
     """Why `text` does not answer the question (the expected type missing), or None when it may."""
     wanted = expected(question)

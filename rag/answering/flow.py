@@ -12,11 +12,14 @@ answer is shown instead (`fallback`, mode "extractive-fallback").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from rag import tuning
+from rag.answering import checks
 from rag.answering.build import refusal
 from rag.answering.context import AnswerContext, Answerer
+from rag.answering.evidence import answer_type
 from rag.answering.extractive import extractive_answer
 from rag.answering.selection import Extract
 from rag.answering.sources import Source, build_sources, confident, excerpt_sources
@@ -40,7 +43,7 @@ def finish(answer: Answer, ctx: AnswerContext) -> Answer:
         return answer
     found = ctx.found
     sure = found.confidence
-    if not answer.refused and not found.refused and not _agrees(answer, found):
+    if not answer.refused and not found.refused and not _agrees(answer, found, ctx.question):
         sure *= tuning.DISAGREEMENT
     answer = answer.model_copy(update={"confidence": round(sure, 4)})
     if answer.refused or sure >= ctx.settings.min_confidence:
@@ -55,10 +58,17 @@ def finish(answer: Answer, ctx: AnswerContext) -> Answer:
                                                     "unsupported_reasons": answer.unsupported_reasons})
 
 
-def _agrees(answer: Answer, found: Extract) -> bool:
-    """The answer cites one of the sentences the extractive answer chose (or a neighbour of one)."""
-    return any(c.article_id == s.chunk.article_id and c.start < s.end + 200 and c.end > s.start - 200
-               for c in answer.citations for s in found.sentences)
+def _agrees(answer: Answer, found: Extract, question: str) -> bool:
+    """The answer rests on what the extractive answer chose: it cites one of its sentences, and for
+    a question asking for a thing (a person, a name, a number, a date), what it names is in them."""
+    if not any(c.article_id == s.chunk.article_id and c.start < s.end and c.end > s.start
+               for c in answer.citations for s in found.sentences):
+        return False
+    need = checks.expected(question) or answer_type(question)
+    if need not in ("person", "name", "count", "number", "date", "duration"):
+        return True
+    plain = re.sub(r"\s*\[\d+\]", "", answer.answer)
+    return checks.agree(plain, " ".join(s.text for s in found.sentences), question)
 
 
 def gate(ctx: AnswerContext) -> Answer | None:

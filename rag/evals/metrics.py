@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -240,3 +241,10 @@ def _percentile(sorted_values: Sequence[float], pct: float) -> float | None:
     # nearest-rank percentile: a value that was actually observed
     index = max(0, min(len(sorted_values) - 1, -(-len(sorted_values) * pct // 100) - 1))
     return round(sorted_values[int(index)], 2)
+
+
+def reason_kind(reason: str) -> str:
+    """A refusal reason without what varies per question (its score, the names it lacks, an "as
+    of" notice), for counting refusals by reason."""
+    key = re.split(r" \((?:evidence score|confidence) |\. As of ", reason)[0].rstrip(".")
+    return "the sources do not mention …" if key.startswith("the sources do not mention") else key

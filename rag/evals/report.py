@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from rag.evals.metrics import LOWER_IS_BETTER, METRIC_KEYS, scalars
+from rag.evals.metrics import LOWER_IS_BETTER, METRIC_KEYS, reason_kind, scalars
 from rag.evals.plot import risk_coverage_svg
 
 CONTEXT_CHARS = 160
@@ -147,8 +147,7 @@ def _refusals_table(records: Sequence[Record]) -> str:
     for r in records:
         reason = r.get("refusal_reason")
         if reason:
-            key = str(reason).split(" (evidence score")[0]
-            reasons.setdefault(key, [0, 0])[0 if r.get("answerable") else 1] += 1
+            reasons.setdefault(reason_kind(str(reason)), [0, 0])[0 if r.get("answerable") else 1] += 1
     if not reasons:
         return "<p class=muted>No refusals.</p>"
     rows = "".join(f"<tr><td>{escape(k)}</td><td class=num>{a}</td><td class=num>{u}</td></tr>"

@@ -22,6 +22,7 @@ from rag.evals.metrics import (
     fact_recall,
     first_hit_rank,
     is_right,
+    reason_kind,
     scalar,
     verdict,
 )
@@ -126,6 +127,7 @@ def refusal_reason(answer: Answer) -> str | None:
     return (answer.notice or "no reason given").removeprefix("Refused: ").rstrip(".")
 
 
+
 def why_summary(run: EvalRun) -> list[str]:
     """Readable lines: refusals by reason (answerable / unanswerable questions), and the answer
     recall of answered questions by the answer type they expected."""
@@ -133,9 +135,7 @@ def why_summary(run: EvalRun) -> list[str]:
     for o in run.outcomes:
         reason = refusal_reason(o.answer)
         if reason is not None:
-            key = reason.split(" (evidence score")[0]
-            key = "the sources do not mention …" if key.startswith("the sources do not mention") else key
-            reasons.setdefault(key, [0, 0])[0 if o.question.answerable else 1] += 1
+            reasons.setdefault(reason_kind(reason), [0, 0])[0 if o.question.answerable else 1] += 1
     lines = [f"  {a:4d} answerable, {u:4d} unanswerable: {reason}"
              for reason, (a, u) in sorted(reasons.items(), key=lambda kv: -sum(kv[1]))]
     by_type: dict[str, list[float]] = {}

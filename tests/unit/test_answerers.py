@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from rag import tuning
 from rag.answering import answerer_for
 from rag.answering.context import AnswerContext, ArticleReader, When
 from rag.answering.extractive import ExtractiveAnswerer
@@ -322,7 +323,7 @@ def test_an_answer_without_the_asked_number_is_not_shown():
     assert a.mode == "extractive-fallback" and [c.quote for c in a.citations] == [P4]
 
 
-def test_finish_gives_an_llm_answer_the_evidence_confidence_halved_when_they_disagree():
+def test_finish_gives_an_llm_answer_the_evidence_confidence_lowered_when_they_disagree():
     ctx = context(OFFER_Q, CHUNKS)
     agreeing = finish(Answer(question=OFFER_Q, answer="x [1]", refused=False, mode="llm", retrieved=[],
                              citations=[_citation(P1)]), ctx)
@@ -330,9 +331,9 @@ def test_finish_gives_an_llm_answer_the_evidence_confidence_halved_when_they_dis
     weather = _citation(WEATHER, "b")
     apart = finish(Answer(question=OFFER_Q, answer="x [1]", refused=False, mode="llm", retrieved=[],
                           citations=[weather]), ctx)
-    halved = round(ctx.found.confidence * 0.5, 4)
-    if halved >= ctx.settings.min_confidence:
-        assert apart.confidence == halved and apart.mode == "llm"
+    lowered = round(ctx.found.confidence * tuning.DISAGREEMENT, 4)
+    if lowered >= ctx.settings.min_confidence:
+        assert apart.confidence == lowered and apart.mode == "llm"
     else:  # below the threshold: the extractive answer instead
         assert apart.mode == "extractive-fallback" and "disagrees" in (apart.notice or "")
 
@@ -344,3 +345,16 @@ def _citation(quote: str, article: str = "a"):  # type: ignore[no-untyped-def]
     start = text.index(quote)
     return Citation(n=1, article_id=article, chunk_id=f"{article}::0", title=TITLE, published_at=None, quote=quote,
                     start=start, end=start + len(quote))
+
+
+def test_an_llm_answer_naming_someone_the_chosen_sentences_do_not_disagrees():
+    question = "Who said the region would buy 40 buses?"
+    ctx = context(question, CHUNKS)
+    assert not ctx.found.refused and any(P4 == s.text for s in ctx.found.sentences)
+    right = finish(Answer(question=question, answer="Igor Babushkin [1]", refused=False, mode="llm", retrieved=[],
+                          citations=[_citation(P4)]), ctx)
+    assert right.confidence == ctx.found.confidence
+    wrong = finish(Answer(question=question, answer="Aleksandr Lukashenko [1]", refused=False, mode="llm",
+                          retrieved=[], citations=[_citation(P4)]), ctx)
+    lowered = round(ctx.found.confidence * tuning.DISAGREEMENT, 4)
+    assert wrong.mode == "extractive-fallback" or wrong.confidence == lowered
