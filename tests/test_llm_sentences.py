@@ -167,8 +167,9 @@ def test_eval_in_sentences_mode_shows_no_unsupported_sentence(fake_llm, minilm, 
     settings = Settings(data_dir=tmp_path, llm_model="fake-model", llm_base_url=fake_llm.url, llm_deadline_s=60.0)
     run = run_eval(ROOT / "evals/datasets/seed.jsonl", [SEEDS], settings, mode="llm",
                    pipeline_factory=lambda s: Pipeline(s, embedder=minilm))
-    # One fallback: asked "Who said “…”?", the copycat restates the quote, which answers nothing.
-    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] <= 1 / 57
+    # Two fallbacks: asked "Who said “…”?", the copycat restates the quote, which answers nothing;
+    # asked "Whose decisions …?", it names nobody (the answer-type check).
+    assert run.metrics["citation_validity"] == 1.0 and run.metrics["fallback_rate"] <= round(2 / 57, 4)
     assert run.metrics["prompt_tokens_mean"] > run.metrics["completion_tokens_mean"] > 0
     answers = [o.answer for o in run.outcomes if o.answer.mode == "llm" and not o.answer.refused]
     partial = [a for a in answers if a.unsupported]

@@ -59,9 +59,10 @@ def finish(answer: Answer, ctx: AnswerContext) -> Answer:
 
 
 def _agrees(answer: Answer, found: Extract, question: str) -> bool:
-    """The answer rests on what the extractive answer chose: it cites one of its sentences, and for
-    a question asking for a thing (a person, a name, a number, a date), what it names is in them."""
-    if not any(c.article_id == s.chunk.article_id and c.start < s.end and c.end > s.start
+    """The answer rests on what the extractive answer chose: it cites one of its sentences or a
+    neighbour (within 200 characters), and for a question asking for a thing (a person, a name, a
+    number, a date), what it names is in those sentences."""
+    if not any(c.article_id == s.chunk.article_id and c.start < s.end + 200 and c.end > s.start - 200
                for c in answer.citations for s in found.sentences):
         return False
     need = checks.expected(question) or answer_type(question)

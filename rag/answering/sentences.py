@@ -317,8 +317,13 @@ def _final(question: str, chunks: Sequence[RetrievedChunk], state: _Answer, usag
 
         sentences_total=len(claims) + len(state.unsupported), unsupported_sentences=len(state.unsupported))
     if state.relevance is not None:
-        return refusal(question, chunks, "llm", verification, f"The model's answer rests on sentences that do not "
-                       f"answer this question ({state.relevance}).", usage)
+        why = f"The model's answer rests on sentences that do not answer this question ({state.relevance})"
+        # The model chose sentences that do not answer (no number, not close): the extractive
+        # answer, sure of its own, is shown instead. Evidence that lacks the question's names
+        # answers another story, whoever quotes it: refused.
+        if not ctx.found.refused and not state.relevance.startswith("the cited articles do not mention"):
+            return fallback(ctx, f"{why}; these are the articles' own sentences.").model_copy(update={"usage": usage})
+        return refusal(question, chunks, "llm", verification, f"{why}.", usage)
     if state.accepted and not state.holds_wanted():
         # The answer-type check: an answer without the number, date or items asked for answers
         # another question, however well its sentences are supported.
