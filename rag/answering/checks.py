@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answering.evidence import asks_when
 from rag.terms import STOP_WORDS, content_terms, words
 
 _NUMBER_WORDS = {
@@ -158,7 +159,6 @@ _HOW_LONG = re.compile(r"\bhow long\b|\bfor how (many|much) (\w+ )?(years|months
 _DURATION_VERBS = re.compile(r"\b(last|lasts|lasted|take|takes|took|taken|run|runs|ran|serve|serves|served|stay|"
                              r"stayed|wait|waited|continue|continued|remain|remained|been|spend|spent|go on|went on|"
                              r"sentenced|jailed|imprisoned|banned|suspended|closed|delayed)\b", re.I)
-_WHEN = re.compile(r"^\s*(when\b|since when\b|(in |on )?(what|which) (date|day|year|month)\b)", re.I)
 _WHY = re.compile(r"^\s*(why\b|for what reason\b|what (is|was|are|were) the reasons?\b|what (led|prompted|caused)\b)",
                   re.I)
 _KINDS = re.compile(r"^\s*(what|which)\s+(kinds?|types?|sorts?)\s+of\b|^\s*(what|which)\b.*\b(offer\w*|propos\w*|"
@@ -186,7 +186,7 @@ def expected(question: str) -> str | None:
         return "duration" if _DURATION_VERBS.search(question) or re.search(r"\bfor how\b", question, re.I) else "count"
     if _HOW_MANY.search(question):
         return "count"
-    if _WHEN.search(question):
+    if asks_when(question):  # the one "when" grammar (evidence.py)
         return "date"
     if _WHY.search(question):
         return "reason"
