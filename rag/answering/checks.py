@@ -257,12 +257,3 @@ def agree(answer: str, evidence: str, question: str) -> bool:
         return True
     theirs = {q.value for q in quantities(evidence)} | {w.lower() for w in words(evidence)}
     return bool(mine & theirs)
-
-
-def answers_question(text: str, question: str) -> str | None:
-    """Why `text` does not answer the question (the expected type missing), or None when it may."""
-    wanted = expected(question)
-    if wanted is None or holds(text, wanted, question):
-        return None
-    noun = {"count": "number", "items": "list of items"}.get(wanted, wanted)
-    return f"it gives no {noun} the question asks for"

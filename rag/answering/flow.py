@@ -36,9 +36,10 @@ def finish(answer: Answer, ctx: AnswerContext) -> Answer:
     """The one place an answer is finalised, whichever answerer wrote it: its confidence.
 
     An extractive answer (or fallback) carries the confidence of its own evidence. An LLM answer
-    gets the extractive evidence's, lowered when it rests on none of the extractive answer's
-    sentences (the two disagree: tuning.DISAGREEMENT); one then below RAG_MIN_CONFIDENCE is
-    replaced by the extractive answer, or refused when there is none."""
+    gets the extractive evidence's, lowered (tuning.DISAGREEMENT) when the two disagree: it cites
+    none of the extractive answer's sentences, or names a person, name or figure they do not hold
+    (`_agrees`); one then below RAG_MIN_CONFIDENCE is replaced by the extractive answer, or
+    refused when there is none."""
     if answer.confidence is not None:
         return answer
     found = ctx.found
