@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.answering.evidence import asks_when
+from rag.answering.evidence import AMOUNT_Q, asks_when
 from rag.terms import STOP_WORDS, content_terms, words
 
 _NUMBER_WORDS = {
@@ -152,9 +152,7 @@ def misaligned(claim: str, cited: str, question: str = "") -> str | None:
 
 # --- the expected answer type -------------------------------------------------------------------
 
-_HOW_MANY = re.compile(r"\bhow (many|much)\b|\b(what|which) (is|was|were|are) the (value|number|amount|price|cost|"
-                       r"size|population|share|percentage|rate|total|volume)\b|\bwhat (price|percentage|share|"
-                       r"amount)\b", re.I)
+_HOW_MANY = re.compile(rf"\bhow (many|much)\b|\b(?:{AMOUNT_Q})", re.I)
 _HOW_LONG = re.compile(r"\bhow long\b|\bfor how (many|much) (\w+ )?(years|months|weeks|days|hours|minutes)\b", re.I)
 _DURATION_VERBS = re.compile(r"\b(last|lasts|lasted|take|takes|took|taken|run|runs|ran|serve|serves|served|stay|"
                              r"stayed|wait|waited|continue|continued|remain|remained|been|spend|spent|go on|went on|"

@@ -26,10 +26,10 @@ from rag.types import RetrievedChunk
 
 # --- answer types ------------------------------------------------------------------------------
 
-_NUMBER_Q = re.compile(
-    r"^\s*(how (many|much|long|often|far|old|big|large|high)\b|"
-    r"(what|which) (is|was|were|are) the (value|number|amount|price|cost|size|population|share|"
-    r"percentage|rate|total|volume)\b|what (price|percentage|share|amount)\b)", re.I)
+# "What was the price ...", "what share ...": an amount asked for by name (checks.py reads it anywhere).
+AMOUNT_Q = (r"(what|which) (is|was|were|are) the (value|number|amount|price|cost|size|population|share|"
+            r"percentage|rate|total|volume)\b|what (price|percentage|share|amount)\b")
+_NUMBER_Q = re.compile(rf"^\s*(how (many|much|long|often|far|old|big|large|high)\b|{AMOUNT_Q})", re.I)
 # The one "when" grammar. The answer type reads "In what year ...?" as no type (`asks_when(q,
 # with_in=False)`); the LLM answers' relevance check as a date question. Making them agree changes
 # the extractive answer to "In which year did women first compete in the modern Olympics?"
