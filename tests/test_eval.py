@@ -4,11 +4,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import SEEDS
 
 
-def test_rag_eval_end_to_end_and_compare(tmp_path):
+def milk_and_population(tmp_path: Path) -> Path:
+    """Two questions over the seed: one it answers (the milk company), one it cannot (the population)."""
     dataset = tmp_path / "d.jsonl"
     dataset.write_text("\n".join(json.dumps(r) for r in [
         {"id": "1", "question": "Which Belarusian milk processing company operates in Astrakhan Oblast?",
@@ -17,6 +19,11 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
         {"id": "2", "question": "What is the population of Astrakhan Oblast?", "answerable": False,
          "answers": [], "evidence": []},
     ]), encoding="utf-8")
+    return dataset
+
+
+def test_rag_eval_end_to_end_and_compare(tmp_path):
+    dataset = milk_and_population(tmp_path)
     env = {**os.environ, "NO_COLOR": "1"}
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "rag", "eval", "--dataset", str(dataset), "--corpus",
@@ -63,14 +70,7 @@ def test_rag_eval_end_to_end_and_compare(tmp_path):
 
 def test_rag_eval_grader_llm_and_report(tmp_path, fake_llm):  # type: ignore[no-untyped-def]
     """Both graders' numbers, the judge cached by model and messages, and the HTML report."""
-    dataset = tmp_path / "d.jsonl"
-    dataset.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "1", "question": "Which Belarusian milk processing company operates in Astrakhan Oblast?",
-         "answerable": True, "answers": ["Babushkina Krynka"],
-         "evidence": ["one of Belarus' leading milk processing companies Babushkina Krynka"]},
-        {"id": "2", "question": "What is the population of Astrakhan Oblast?", "answerable": False,
-         "answers": [], "evidence": []},
-    ]), encoding="utf-8")
+    dataset = milk_and_population(tmp_path)
     fake_llm.enqueue("RIGHT")
     env = {**os.environ, "NO_COLOR": "1", "RAG_LLM_MODEL": "fake-model", "RAG_LLM_BASE_URL": fake_llm.url,
            "RAG_LLM_API_KEY": "none"}
